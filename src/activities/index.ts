@@ -1,0 +1,33 @@
+import { Context } from '@temporalio/activity';
+import { createAuditActivities } from './audit';
+import type { ActivityDeps } from './deps';
+import { createInstanceActivities } from './instances';
+
+export type { ActivityDeps } from './deps';
+export type { InstanceToProvision } from './instances';
+
+/** Every activity of Handout, built from its dependencies. Workflows import this type only. */
+export function createActivities(deps: ActivityDeps) {
+  return { ...createAuditActivities(deps), ...createInstanceActivities(deps) };
+}
+export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Test hook (HANDOUT_TEST_ACTIVITY_DELAY_MS): each activity first waits, heartbeating, so a test can
+ * stop the stack while a task is certainly in flight. Never set in production.
+ */
+export function withStartDelay<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, delayMs: number): T {
+  if (delayMs <= 0) return activities;
+  const delayed: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    delayed[name] = async (...args: never[]) => {
+      const until = Date.now() + delayMs;
+      while (Date.now() < until) {
+        Context.current().heartbeat();
+        await Context.current().sleep(Math.min(200, until - Date.now()));
+      }
+      return fn(...args);
+    };
+  }
+  return delayed as T;
+}

@@ -1,0 +1,61 @@
+import YAML from 'yaml';
+import { CliError } from './errors';
+
+// Output formats shared by every command. json is always a list; yaml is one document per item.
+
+export const FORMATS = ['tabulated', 'json', 'yaml'] as const;
+export const AUDIT_FORMATS = [...FORMATS, 'csv'] as const;
+export type Format = (typeof AUDIT_FORMATS)[number];
+
+export interface Column<T> {
+  header: string;
+  value: (row: T) => unknown;
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+function table<T>(rows: T[], columns: Column<T>[]): string {
+  const cells = rows.map((r) => columns.map((c) => cell(c.value(r)).replace(/\s*\n\s*/g, ' ')));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  const line = (parts: string[]) => parts.map((p, i) => p.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+function csvField(value: unknown): string {
+  const text = cell(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** Renders rows in the chosen format; tabulated shows the given columns, the others every field. */
+export function render<T>(rows: T[], format: Format, columns: Column<T>[]): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(rows, null, 2);
+    case 'yaml':
+      return rows.map((r) => YAML.stringify(r).trimEnd()).map((doc) => `---\n${doc}`).join('\n');
+    case 'csv': {
+      const keys = rows.length ? Object.keys(rows[0] as object) : columns.map((c) => c.header);
+      return [keys.join(','), ...rows.map((r) => keys.map((k) => csvField((r as Record<string, unknown>)[k])).join(','))].join('\n');
+    }
+    case 'tabulated':
+      return rows.length === 0 ? '(none)' : table(rows, columns);
+    default:
+      throw new CliError(`unknown format "${String(format)}"`);
+  }
+}
+
+/** One record shown as "key: value" lines when tabulated (e.g. `tasks get`). */
+export function renderRecord<T extends object>(row: T, format: Format): string {
+  if (format !== 'tabulated') return render([row], format, []);
+  const entries = Object.entries(row);
+  const width = Math.max(...entries.map(([k]) => k.length));
+  return entries.map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`).join('\n');
+}
+
+export function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}

@@ -1,0 +1,63 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Every setting of the server side (`handout up`, `handout worker`), read from the environment. */
+export const ServerConfig = z.object({
+  dataDir: z.string(),
+  host: z.string(),
+  port: z.number().int().min(0).max(65535),
+  /** Set: connect to this Temporal server and start none. Unset: start the embedded dev server. */
+  temporalAddress: z.string().optional(),
+  temporalNamespace: z.string(),
+  temporalTls: z.boolean(),
+  temporalTlsCertPath: z.string().optional(),
+  temporalTlsKeyPath: z.string().optional(),
+  temporalApiKey: z.string().optional(),
+  /** Embedded server ports (gRPC and Web UI). */
+  temporalPort: z.number().int().min(1).max(65535),
+  temporalUiPort: z.number().int().min(1).max(65535),
+  /** Base URL of the Temporal Web UI, used for task links; derived for the embedded server. */
+  temporalUiUrl: z.string().optional(),
+  taskQueue: z.string().min(1),
+  databaseUrl: z.string().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** Test hook only: every activity first waits this long (heartbeating), so tests can stop the stack mid-task. */
+  testActivityDelayMs: z.number().int().nonnegative(),
+});
+export type ServerConfig = z.infer<typeof ServerConfig>;
+
+/** Environment variables and their defaults, documented in the README's configuration table. */
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const int = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value)) throw new Error(`${name} must be a whole number, got "${raw}"`);
+    return value;
+  };
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new Error('DATABASE_URL must start with postgres:// or postgresql://');
+  const parsed = ServerConfig.safeParse({
+    dataDir: resolve(env.HANDOUT_DATA_DIR || '.handout'),
+    host: env.HANDOUT_HOST || '127.0.0.1',
+    port: int('HANDOUT_PORT', 8080),
+    temporalAddress: env.TEMPORAL_ADDRESS || undefined,
+    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    temporalTls: env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1',
+    temporalTlsCertPath: env.TEMPORAL_TLS_CERT || undefined,
+    temporalTlsKeyPath: env.TEMPORAL_TLS_KEY || undefined,
+    temporalApiKey: env.TEMPORAL_API_KEY || undefined,
+    temporalPort: int('HANDOUT_TEMPORAL_PORT', 7233),
+    temporalUiPort: int('HANDOUT_TEMPORAL_UI_PORT', 8233),
+    temporalUiUrl: env.TEMPORAL_UI_URL || undefined,
+    taskQueue: env.HANDOUT_TASK_QUEUE || 'handout',
+    databaseUrl,
+    logLevel: env.HANDOUT_LOG_LEVEL || 'warn',
+    testActivityDelayMs: int('HANDOUT_TEST_ACTIVITY_DELAY_MS', 0),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid configuration: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,60 @@
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Raised when another live `handout up` owns the data directory. */
+export class DataDirInUseError extends Error {}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the data directory for this process, or refuses when a live process holds it. A lock left by
+ * a process that died is taken over. Linking a fully written temp file makes the take atomic.
+ */
+export function lockDataDir(dataDir: string): { release(): void } {
+  mkdirSync(dataDir, { recursive: true });
+  const lockPath = join(dataDir, 'handout.lock');
+  const tmp = `${lockPath}.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify({ pid: process.pid, started_at: new Date().toISOString() }));
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(tmp, lockPath);
+        return {
+          release() {
+            try {
+              const held = JSON.parse(readFileSync(lockPath, 'utf8')) as { pid: number };
+              if (held.pid === process.pid) unlinkSync(lockPath);
+            } catch {
+              // already gone
+            }
+          },
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        let holder: { pid: number; started_at: string } | undefined;
+        try {
+          holder = JSON.parse(readFileSync(lockPath, 'utf8')) as { pid: number; started_at: string };
+        } catch {
+          holder = undefined; // unreadable: a crash while writing; stale
+        }
+        if (holder && holder.pid !== process.pid && isAlive(holder.pid)) {
+          throw new DataDirInUseError(
+            `the data directory ${dataDir} is in use by another handout process (pid ${holder.pid}, started ${holder.started_at}); ` +
+              'stop it first, or set HANDOUT_DATA_DIR to another directory',
+          );
+        }
+        unlinkSync(lockPath); // stale lock of a dead process
+      }
+    }
+    throw new DataDirInUseError(`could not lock ${dataDir}: another process keeps taking it`);
+  } finally {
+    unlinkSync(tmp);
+  }
+}

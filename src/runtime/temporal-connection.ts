@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { ServerConfig } from './config';
+
+/** Connection options shared by the client and the worker: address, TLS client cert and API key. */
+function connectionOptions(config: ServerConfig, address: string) {
+  const tls = config.temporalTls || config.temporalTlsCertPath || config.temporalApiKey
+    ? {
+        clientCertPair:
+          config.temporalTlsCertPath && config.temporalTlsKeyPath
+            ? { crt: readFileSync(config.temporalTlsCertPath), key: readFileSync(config.temporalTlsKeyPath) }
+            : undefined,
+      }
+    : undefined;
+  return { address, tls, apiKey: config.temporalApiKey };
+}
+
+export interface TemporalConnections {
+  client: Client;
+  native: NativeConnection;
+  close(): Promise<void>;
+}
+
+/** Opens the client connection (API) and the native connection (worker) to one Temporal server. */
+export async function connectTemporal(config: ServerConfig, address: string): Promise<TemporalConnections> {
+  const options = connectionOptions(config, address);
+  const [connection, native] = await Promise.all([Connection.connect(options), NativeConnection.connect(options)]);
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+  return {
+    client,
+    native,
+    async close() {
+      await Promise.allSettled([connection.close(), native.close()]);
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { Logger } from './logger';
+
+/** A Temporal dev server this process started and owns. */
+export interface EmbeddedTemporal {
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedTemporalOptions {
+  cliPath: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  uiPort: number;
+  namespace: string;
+  logger: Logger;
+  startTimeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function processCmdline(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A dev server left running by a `handout up` that was killed outright still holds our database file
+ * and ports. We hold the data-dir lock, so any server on our database file is such an orphan: stop it.
+ */
+async function stopOrphan(pidFile: string, dbFile: string, logger: Logger): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  const cmdline = Number.isInteger(pid) ? processCmdline(pid) : undefined;
+  if (cmdline?.includes(dbFile)) {
+    logger.warn({ pid }, 'stopping a Temporal dev server orphaned by an earlier run');
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && processCmdline(pid); i++) await sleep(100);
+    if (processCmdline(pid)) process.kill(pid, 'SIGKILL');
+  }
+  unlinkSync(pidFile);
+}
+
+/** Waits until the server answers and the namespace exists. */
+async function waitUntilServing(address: string, namespace: string, child: ChildProcess, deadline: number): Promise<void> {
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the Temporal dev server exited with code ${child.exitCode} while starting`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await sleep(50);
+    }
+  }
+  throw new Error(`the Temporal dev server did not become ready at ${address}: ${String(lastError)}`);
+}
+
+/**
+ * Starts `temporal server start-dev` with its SQLite database in the data directory, so every
+ * workflow survives a restart of the whole stack, and the Web UI on.
+ */
+export async function startEmbeddedTemporal(opts: EmbeddedTemporalOptions): Promise<EmbeddedTemporal> {
+  const dbFile = join(opts.dataDir, 'temporal.db');
+  const pidFile = join(opts.dataDir, 'temporal.pid');
+  await stopOrphan(pidFile, dbFile, opts.logger);
+  const args = [
+    'server', 'start-dev',
+    '--db-filename', dbFile,
+    '--ip', opts.host,
+    '--port', String(opts.port),
+    '--ui-port', String(opts.uiPort),
+    '--namespace', opts.namespace,
+    '--log-level', 'error',
+  ];
+  const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString()).slice(-4000);
+  });
+  await new Promise<void>((resolveSpawn, rejectSpawn) => {
+    child.once('spawn', () => resolveSpawn());
+    child.once('error', (err) => rejectSpawn(new Error(`cannot run the Temporal CLI at ${opts.cliPath}: ${err.message}`)));
+  });
+  writeFileSync(pidFile, String(child.pid));
+  const address = `${opts.host}:${opts.port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (existsSync(pidFile)) unlinkSync(pidFile);
+  };
+  try {
+    await waitUntilServing(address, opts.namespace, child, Date.now() + (opts.startTimeoutMs ?? 60_000));
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}${stderrTail ? `\n${stderrTail.trim()}` : ''}`);
+  }
+  return { address, uiUrl: `http://${opts.host}:${opts.uiPort}`, stop };
+}

@@ -1,0 +1,22 @@
+import type { Client } from '@temporalio/client';
+import type { Catalog } from '../store/catalog/db';
+
+/** What the service layer works with; the API server builds it once. */
+export interface ServiceDeps {
+  catalog: Catalog;
+  temporal: Client;
+  taskQueue: string;
+  /** Base URL of the Temporal Web UI, for links to tasks (null when unknown). */
+  temporalUiUrl: string | null;
+  version: string;
+}
+
+/** The authenticated caller of a request. */
+export interface Principal {
+  userId: string;
+  email: string;
+  isAdmin: boolean;
+}
+
+/** How a principal appears in the audit log. */
+export const actorOf = (p: Principal) => `user:${p.email}`;

@@ -1,0 +1,143 @@
+import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionDescription } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import type { TaskListQuery, TaskStarted, TaskStatus, TaskView } from '../domain';
+import { appendAuditEvent } from '../store/catalog/audit-log';
+import * as taskIndex from '../store/catalog/task-index';
+import { adminSpaceIds, grantsOf, isSpaceAdmin } from './authz';
+import { actorOf, type Principal, type ServiceDeps } from './deps';
+import { conflict, forbidden, HandoutError, notFound } from './errors';
+
+// Tasks: every asynchronous operation is a Temporal workflow; the catalog indexes who started which.
+
+export interface TaskToStart {
+  kind: string;
+  taskId: string;
+  subject: string;
+  spaceId: string | null;
+  workflowType: string;
+  args: unknown[];
+}
+
+export function webUiUrl(deps: ServiceDeps, taskId: string): string | null {
+  if (!deps.temporalUiUrl) return null;
+  return `${deps.temporalUiUrl}/namespaces/${encodeURIComponent(deps.temporal.options.namespace)}/workflows/${encodeURIComponent(taskId)}`;
+}
+
+/** Indexes the task, then starts its workflow; if Temporal refuses, the index row is removed again. */
+export async function startTask(deps: ServiceDeps, p: Principal, task: TaskToStart): Promise<TaskStarted> {
+  await taskIndex.insertTask(deps.catalog.db, { id: task.taskId, kind: task.kind, subject: task.subject, spaceId: task.spaceId, createdBy: p.userId });
+  try {
+    await deps.temporal.workflow.start(task.workflowType, { workflowId: task.taskId, taskQueue: deps.taskQueue, args: task.args });
+  } catch (err) {
+    await taskIndex.deleteTask(deps.catalog.db, task.taskId);
+    throw new HandoutError('unavailable', `could not start the task: Temporal is not reachable (${(err as Error).message})`, { cause: err });
+  }
+  return { task_id: task.taskId, status: 'QUEUED', web_ui_url: webUiUrl(deps, task.taskId) };
+}
+
+async function visibleTask(deps: ServiceDeps, p: Principal, taskId: string): Promise<taskIndex.TaskRow> {
+  const row = await taskIndex.findTask(deps.catalog.db, taskId);
+  if (!row) throw notFound(`task "${taskId}"`);
+  if (p.isAdmin || row.createdBy === p.userId) return row;
+  if (row.spaceId && isSpaceAdmin(p, await grantsOf(deps.catalog.db, p), row.spaceId)) return row;
+  throw forbidden(`task "${taskId}" was started by another user; only its creator, a space admin of its space or an admin may see it`);
+}
+
+function statusOf(desc: WorkflowExecutionDescription): TaskStatus {
+  switch (desc.status.name) {
+    case 'COMPLETED':
+      return 'COMPLETED';
+    case 'CANCELLED':
+      return 'CANCELLED';
+    case 'FAILED':
+    case 'TERMINATED':
+    case 'TIMED_OUT':
+      return 'FAILED';
+    case 'CONTINUED_AS_NEW':
+    case 'RUNNING':
+      // Before a worker has picked up the first workflow task, history holds only "started" and "task scheduled".
+      return desc.historyLength <= 2 ? 'QUEUED' : 'RUNNING';
+    default:
+      return 'RUNNING';
+  }
+}
+
+/** The innermost message of a failure chain: the reason a user can act on. */
+function failureMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let message = e?.message ?? String(err);
+  while (e?.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e.message) message = e.message;
+  }
+  return message;
+}
+
+async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<TaskView> {
+  const base: TaskView = {
+    task_id: row.id,
+    kind: row.kind,
+    status: 'CREATED',
+    subject: row.subject,
+    created_by: row.createdByEmail,
+    created_at: row.createdAt.toISOString(),
+    started_at: null,
+    finished_at: null,
+    progress: null,
+    result: null,
+    error: null,
+    web_ui_url: webUiUrl(deps, row.id),
+  };
+  const handle = deps.temporal.workflow.getHandle(row.id);
+  let desc: WorkflowExecutionDescription;
+  try {
+    desc = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return base; // indexed, not (yet) started
+    throw new HandoutError('unavailable', `cannot read the task from Temporal: ${(err as Error).message}`, { cause: err });
+  }
+  const view: TaskView = { ...base, status: statusOf(desc), started_at: desc.startTime.toISOString(), finished_at: desc.closeTime?.toISOString() ?? null };
+  if (view.status === 'COMPLETED') view.result = (await handle.result()) ?? null;
+  if (view.status === 'FAILED' || view.status === 'CANCELLED') {
+    try {
+      await handle.result();
+    } catch (err) {
+      view.error = err instanceof WorkflowFailedError ? failureMessage(err) : (err as Error).message;
+    }
+    if (desc.status.name === 'TERMINATED') view.error = `terminated: ${view.error ?? 'by an operator'}`;
+  }
+  return view;
+}
+
+export async function getTask(deps: ServiceDeps, p: Principal, taskId: string): Promise<TaskView> {
+  return describeTask(deps, await visibleTask(deps, p, taskId));
+}
+
+/** Newest first; admins see all tasks, others theirs and those of spaces they administer. */
+export async function listTasks(deps: ServiceDeps, p: Principal, query: TaskListQuery): Promise<TaskView[]> {
+  const db = deps.catalog.db;
+  const visibleTo = p.isAdmin ? undefined : { userId: p.userId, spaceIds: adminSpaceIds(await grantsOf(db, p)) };
+  const rows = await taskIndex.listTasks(db, { limit: query.status ? 1000 : query.limit ?? 50, visibleTo });
+  const views = await Promise.all(rows.map((r) => describeTask(deps, r)));
+  const filtered = query.status ? views.filter((v) => v.status === query.status) : views;
+  return filtered.slice(0, query.limit ?? 50);
+}
+
+/** Requests cancellation; the workflow stops at its next step and undoes what it must. */
+export async function cancelTask(deps: ServiceDeps, p: Principal, taskId: string): Promise<TaskView> {
+  const row = await visibleTask(deps, p, taskId);
+  const before = await describeTask(deps, row);
+  if (before.status === 'COMPLETED' || before.status === 'FAILED' || before.status === 'CANCELLED') {
+    throw conflict(`task "${taskId}" has already finished (${before.status}); nothing to cancel`);
+  }
+  await deps.temporal.workflow.getHandle(taskId).cancel();
+  await appendAuditEvent(deps.catalog.db, {
+    event_key: `api/${randomUUID()}`,
+    actor: actorOf(p),
+    action: 'task.cancel_requested',
+    subject: `task:${taskId}`,
+    details: { kind: row.kind, subject: row.subject },
+    task_id: taskId,
+  });
+  return describeTask(deps, row);
+}

@@ -1,0 +1,76 @@
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { CatalogDb } from './db';
+import { instances, orgs, spaces } from './schema';
+
+// Queries over the workspace hierarchy: orgs → spaces → instances.
+
+export type OrgRow = typeof orgs.$inferSelect;
+export type SpaceRow = typeof spaces.$inferSelect;
+export type InstanceRow = typeof instances.$inferSelect;
+
+export async function findOrg(db: CatalogDb, slug: string): Promise<OrgRow | undefined> {
+  const [row] = await db.select().from(orgs).where(eq(orgs.slug, slug));
+  return row;
+}
+
+export async function listOrgs(db: CatalogDb, onlyIds?: string[]): Promise<OrgRow[]> {
+  if (onlyIds && onlyIds.length === 0) return [];
+  return db.select().from(orgs).where(onlyIds ? inArray(orgs.id, onlyIds) : undefined).orderBy(asc(orgs.slug));
+}
+
+export async function insertOrg(db: CatalogDb, row: typeof orgs.$inferInsert): Promise<OrgRow> {
+  const [created] = await db.insert(orgs).values(row).returning();
+  return created!;
+}
+
+export async function findSpace(db: CatalogDb, orgId: string, slug: string): Promise<SpaceRow | undefined> {
+  const [row] = await db.select().from(spaces).where(and(eq(spaces.orgId, orgId), eq(spaces.slug, slug)));
+  return row;
+}
+
+export async function findSpaceById(db: CatalogDb, id: string): Promise<SpaceRow | undefined> {
+  const [row] = await db.select().from(spaces).where(eq(spaces.id, id));
+  return row;
+}
+
+export async function listSpaces(db: CatalogDb, orgId: string, onlyIds?: string[]): Promise<SpaceRow[]> {
+  if (onlyIds && onlyIds.length === 0) return [];
+  const where = onlyIds ? and(eq(spaces.orgId, orgId), inArray(spaces.id, onlyIds)) : eq(spaces.orgId, orgId);
+  return db.select().from(spaces).where(where).orderBy(asc(spaces.slug));
+}
+
+export async function insertSpace(db: CatalogDb, row: typeof spaces.$inferInsert): Promise<SpaceRow> {
+  const [created] = await db.insert(spaces).values(row).returning();
+  return created!;
+}
+
+export async function findInstance(db: CatalogDb, spaceId: string, slug: string): Promise<InstanceRow | undefined> {
+  const [row] = await db.select().from(instances).where(and(eq(instances.spaceId, spaceId), eq(instances.slug, slug)));
+  return row;
+}
+
+export async function findInstanceById(db: CatalogDb, id: string): Promise<InstanceRow | undefined> {
+  const [row] = await db.select().from(instances).where(eq(instances.id, id));
+  return row;
+}
+
+export async function listInstances(db: CatalogDb, spaceId: string, onlyIds?: string[]): Promise<InstanceRow[]> {
+  if (onlyIds && onlyIds.length === 0) return [];
+  const where = onlyIds ? and(eq(instances.spaceId, spaceId), inArray(instances.id, onlyIds)) : eq(instances.spaceId, spaceId);
+  return db.select().from(instances).where(where).orderBy(asc(instances.slug));
+}
+
+/**
+ * Registers an instance with a caller-chosen id. Idempotent: a retry with the same id returns the
+ * existing row; the same slug under another id is a conflict (returned as `undefined`).
+ */
+export async function registerInstance(db: CatalogDb, row: typeof instances.$inferInsert): Promise<InstanceRow | undefined> {
+  const [mine] = await db.select().from(instances).where(eq(instances.id, row.id));
+  if (mine) return mine;
+  const [created] = await db.insert(instances).values(row).onConflictDoNothing().returning();
+  return created;
+}
+
+export async function markInstanceReady(db: CatalogDb, id: string): Promise<void> {
+  await db.update(instances).set({ status: 'ready' }).where(eq(instances.id, id));
+}

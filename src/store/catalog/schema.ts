@@ -1,0 +1,115 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+
+// The catalog (control plane). One schema for PGlite and PostgreSQL; migrations are generated from it.
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+
+export const orgs = pgTable('orgs', {
+  id: uuid('id').primaryKey(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  createdAt: createdAt(),
+});
+
+export const spaces = pgTable(
+  'spaces',
+  {
+    id: uuid('id').primaryKey(),
+    orgId: uuid('org_id').notNull().references(() => orgs.id),
+    slug: text('slug').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('spaces_org_slug').on(t.orgId, t.slug)],
+);
+
+export const instances = pgTable(
+  'instances',
+  {
+    id: uuid('id').primaryKey(),
+    spaceId: uuid('space_id').notNull().references(() => spaces.id),
+    slug: text('slug').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    /** `provisioning` until its storage exists; only `ready` instances take content. */
+    status: text('status', { enum: ['provisioning', 'ready'] }).notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('instances_space_slug').on(t.spaceId, t.slug)],
+);
+
+export const users = pgTable('users', {
+  id: uuid('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  name: text('name').notNull(),
+  isAdmin: boolean('is_admin').notNull().default(false),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey(),
+  userId: uuid('user_id').notNull().references(() => users.id),
+  label: text('label').notNull().default(''),
+  /** The first characters of the key, shown in listings so a user can tell keys apart. */
+  prefix: text('prefix').notNull(),
+  /** sha256 of the whole key; the key itself is never stored. */
+  keyHash: text('key_hash').notNull().unique(),
+  createdAt: createdAt(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+});
+
+export const roleGrants = pgTable(
+  'role_grants',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    role: text('role', { enum: ['space_admin', 'instance_editor', 'instance_viewer'] }).notNull(),
+    spaceId: uuid('space_id').notNull().references(() => spaces.id),
+    /** Null for space roles; set for instance roles. */
+    instanceId: uuid('instance_id').references(() => instances.id),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('role_grants_unique').on(t.userId, t.role, t.spaceId, sql`coalesce(${t.instanceId}, '00000000-0000-0000-0000-000000000000'::uuid)`),
+    index('role_grants_user').on(t.userId),
+  ],
+);
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    /** The Temporal workflow id. */
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    subject: text('subject').notNull(),
+    spaceId: uuid('space_id').references(() => spaces.id),
+    createdBy: uuid('created_by').notNull().references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [index('tasks_created_at').on(t.createdAt), index('tasks_space').on(t.spaceId)],
+);
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey(),
+    /** Server time as ISO-8601 text, exactly the string that was hashed. */
+    at: text('at').notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    subject: text('subject').notNull(),
+    details: jsonb('details').notNull(),
+    contentHashes: jsonb('content_hashes').notNull(),
+    taskId: text('task_id'),
+    /** Makes appends idempotent: a retried activity presents the same key and gets the first event back. */
+    eventKey: text('event_key').notNull().unique(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [index('audit_events_subject').on(t.subject), index('audit_events_actor').on(t.actor), index('audit_events_at').on(t.at)],
+);
+
+export const catalogSchema = { orgs, spaces, instances, users, apiKeys, roleGrants, tasks, auditEvents };

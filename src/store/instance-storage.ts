@@ -1,0 +1,46 @@
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+// Where an instance's current state lives on disk: <data>/instances/<instance id>/{files/, warehouse.duckdb}.
+// Keyed by the immutable instance id, never by user-supplied text, so no slug can escape the data directory.
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface InstancePaths {
+  root: string;
+  files: string;
+  warehouse: string;
+}
+
+export function instancePaths(dataDir: string, instanceId: string): InstancePaths {
+  if (!UUID.test(instanceId)) throw new Error(`not an instance id: ${instanceId}`);
+  const root = join(dataDir, 'instances', instanceId);
+  return { root, files: join(root, 'files'), warehouse: join(root, 'warehouse.duckdb') };
+}
+
+/** Creates the files tree and the warehouse database file. Safe to repeat: both steps keep what exists. */
+export async function createInstanceStorage(dataDir: string, instanceId: string): Promise<InstancePaths> {
+  const paths = instancePaths(dataDir, instanceId);
+  await mkdir(paths.files, { recursive: true });
+  const exists = await stat(paths.warehouse).then(() => true, () => false);
+  if (!exists) {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    // Create under a temporary name and rename, so a crash never leaves a half-initialised warehouse.
+    const tmp = `${paths.warehouse}.creating`;
+    await rm(tmp, { force: true });
+    await rm(`${tmp}.wal`, { force: true });
+    const db = await DuckDBInstance.create(tmp);
+    const connection = await db.connect();
+    await connection.run('CHECKPOINT');
+    connection.closeSync();
+    db.closeSync();
+    const { rename } = await import('node:fs/promises');
+    await rename(tmp, paths.warehouse);
+  }
+  return paths;
+}
+
+/** Removes an instance's storage entirely (used only to undo a provisioning that was cancelled). */
+export async function removeInstanceStorage(dataDir: string, instanceId: string): Promise<void> {
+  await rm(instancePaths(dataDir, instanceId).root, { recursive: true, force: true });
+}

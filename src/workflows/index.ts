@@ -1,0 +1,3 @@
+// Every workflow the worker runs. Deterministic code only: no Node built-ins, no I/O, no clocks.
+export { createInstanceWorkflow } from './create-instance';
+export type { CreateInstanceInput, CreateInstanceResult } from './create-instance';
