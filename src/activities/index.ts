@@ -2,13 +2,14 @@ import { Context } from '@temporalio/activity';
 import { createAuditActivities } from './audit';
 import type { ActivityDeps } from './deps';
 import { createInstanceActivities } from './instances';
+import { createKeyActivities } from './keys';
 
 export type { ActivityDeps } from './deps';
 export type { InstanceToProvision } from './instances';
 
 /** Every activity of Handout, built from its dependencies. Workflows import this type only. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createAuditActivities(deps), ...createInstanceActivities(deps) };
+  return { ...createAuditActivities(deps), ...createInstanceActivities(deps), ...createKeyActivities(deps) };
 }
 export type Activities = ReturnType<typeof createActivities>;
 

@@ -42,10 +42,14 @@ export const KeyView = z.object({
   label: z.string(),
   prefix: z.string(),
   created_at: z.string(),
+  expires_at: z.string().nullable(),
   revoked_at: z.string().nullable(),
 });
 export type KeyView = z.infer<typeof KeyView>;
-export const CreateKey = z.object({ user_email: z.email(), label: z.string().max(200).optional() }).strict();
+/** A key may carry an expiry (e.g. the end of a semester); at that moment it stops working and the audit log says so. */
+export const CreateKey = z
+  .object({ user_email: z.email(), label: z.string().max(200).optional(), expires_at: z.iso.datetime({ offset: true }).optional() })
+  .strict();
 export type CreateKey = z.infer<typeof CreateKey>;
 /** The only time a key's secret is ever returned. */
 export const CreatedKey = KeyView.extend({ api_key: z.string() });

@@ -24,6 +24,10 @@ export interface Stack {
   bootstrapKeyFile: string;
   /** Resolves when the worker stops for any reason (e.g. Temporal went away). */
   workerStopped: Promise<void>;
+  /** The parts, for in-process tests and embedding. */
+  catalog: Catalog;
+  api: HandoutApp;
+  deps: ServiceDeps;
   stop(): Promise<void>;
 }
 
@@ -107,6 +111,9 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
       bootstrapKey: bootstrap?.apiKey ?? null,
       bootstrapKeyFile,
       workerStopped,
+      catalog,
+      api,
+      deps,
       stop: stopAll,
     };
   } catch (err) {

@@ -6,7 +6,9 @@ import * as ids from '../store/catalog/identity';
 import { adminSpaceIds, grantsOf, requireAdmin, requireSpaceAdmin } from './authz';
 import { actorOf, type Principal, type ServiceDeps } from './deps';
 import { resolveInstance, resolveSpace } from './directory';
-import { conflict, forbidden, HandoutError, isUniqueViolation, notFound } from './errors';
+import type { KeyExpiryInput } from '../workflows';
+import { conflict, forbidden, HandoutError, invalidInput, isUniqueViolation, notFound } from './errors';
+import { startTask } from './tasks';
 
 // Users, API keys and role grants. Keys are 256-bit random secrets; only their sha256 is stored.
 
@@ -25,6 +27,7 @@ const keyView = ({ key, user }: { key: ids.KeyRow; user: ids.UserRow }): KeyView
   label: key.label,
   prefix: key.prefix,
   created_at: key.createdAt.toISOString(),
+  expires_at: key.expiresAt?.toISOString() ?? null,
   revoked_at: key.revokedAt?.toISOString() ?? null,
 });
 export const grantView = (g: ids.GrantRow): GrantView => ({
@@ -41,10 +44,11 @@ export async function authenticate(db: CatalogDb, authorization: string | undefi
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (!match) throw new HandoutError('unauthenticated', 'missing API key: send the header "Authorization: Bearer <api key>"');
   const hash = hashApiKey(match[1]!);
-  const active = await ids.findActiveKey(db, hash);
+  const active = await ids.findActiveKey(db, hash, new Date());
   if (active) return { userId: active.user.id, email: active.user.email, isAdmin: active.user.isAdmin };
-  const revoked = await ids.findKeyByHash(db, hash);
-  if (revoked) throw new HandoutError('unauthenticated', `this API key was revoked at ${revoked.revokedAt!.toISOString()}; ask an admin for a new one`);
+  const known = await ids.findKeyByHash(db, hash);
+  if (known?.revokedAt) throw new HandoutError('unauthenticated', `this API key was revoked at ${known.revokedAt.toISOString()}; ask an admin for a new one`);
+  if (known?.expiresAt) throw new HandoutError('unauthenticated', `this API key expired at ${known.expiresAt.toISOString()}; ask an admin for a new one`);
   throw new HandoutError('unauthenticated', 'the API key is not valid');
 }
 
@@ -102,13 +106,27 @@ export async function createKey(deps: ServiceDeps, p: Principal, body: CreateKey
   const db = deps.catalog.db;
   const user = await resolveUser(db, input.user_email);
   if (!p.isAdmin && user.id !== p.userId) throw forbidden(`creating a key for another user needs the admin role; ${p.email} is not an admin`);
+  const expiresAt = input.expires_at ? new Date(input.expires_at) : null;
+  if (expiresAt && expiresAt.getTime() <= Date.now()) throw invalidInput(`expires_at ${input.expires_at} is not in the future`);
   const { key, prefix, hash } = newApiKey();
-  return db.transaction(async (txRaw) => {
+  const created = await db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as CatalogDb;
-    const row = await ids.insertKey(tx, { id: randomUUID(), userId: user.id, label: input.label ?? '', prefix, keyHash: hash });
-    await appendAuditEvent(tx, { event_key: `api/${randomUUID()}`, actor: actorOf(p), action: 'key.created', subject: `key:${row.id}`, details: { user: user.email, label: row.label, prefix } });
+    const row = await ids.insertKey(tx, { id: randomUUID(), userId: user.id, label: input.label ?? '', prefix, keyHash: hash, expiresAt });
+    await appendAuditEvent(tx, {
+      event_key: `api/${randomUUID()}`,
+      actor: actorOf(p),
+      action: 'key.created',
+      subject: `key:${row.id}`,
+      details: { user: user.email, label: row.label, prefix, expires_at: expiresAt?.toISOString() ?? null },
+    });
     return { ...keyView({ key: row, user }), api_key: key };
   });
+  if (expiresAt) {
+    // The key stops working at expires_at whatever happens (authenticate checks it); this task records the moment in the audit log.
+    const input: KeyExpiryInput = { keyId: created.id, userEmail: user.email, expiresAt: expiresAt.toISOString() };
+    await startTask(deps, p, { kind: 'key.expiry', taskId: `key-expiry-${created.id}`, subject: `key:${created.id}`, spaceId: null, workflowType: 'keyExpiryWorkflow', args: [input] });
+  }
+  return created;
 }
 
 /** Admins revoke any key; users their own. Revoking twice is a conflict, not a silent success. */

@@ -1,3 +1,5 @@
 // Every workflow the worker runs. Deterministic code only: no Node built-ins, no I/O, no clocks.
 export { createInstanceWorkflow } from './create-instance';
 export type { CreateInstanceInput, CreateInstanceResult } from './create-instance';
+export { keyExpiryWorkflow } from './key-expiry';
+export type { KeyExpiryInput } from './key-expiry';

@@ -18,6 +18,7 @@ const keyColumns: Column<KeyView>[] = [
   { header: 'prefix', value: (k) => k.prefix },
   { header: 'label', value: (k) => k.label },
   { header: 'created_at', value: (k) => k.created_at },
+  { header: 'expires_at', value: (k) => k.expires_at },
   { header: 'revoked_at', value: (k) => k.revoked_at },
 ];
 const grantColumns: Column<GrantView>[] = [
@@ -77,9 +78,12 @@ export function keysCommand(): Command {
     .description('create a key; its secret is shown this once')
     .requiredOption('--user <email>', 'whose key')
     .option('--label <text>', 'what the key is for')
+    .option('--expires-at <iso>', 'the key stops working at this time (ISO-8601)')
+    .option('--expires-in <duration>', 'the key stops working after this long: 90m, 12h, 30d, 16w')
     .addOption(formatOption())
-    .action(async (o: CommonOpts & { user: string; label?: string }) => {
-      const created = await ApiClient.fromEnvironment().post<CreatedKey>('/keys', { user_email: o.user, label: o.label });
+    .action(async (o: CommonOpts & { user: string; label?: string; expiresAt?: string; expiresIn?: string }) => {
+      const expires_at = keyExpiry(o.expiresAt, o.expiresIn);
+      const created = await ApiClient.fromEnvironment().post<CreatedKey>('/keys', { user_email: o.user, label: o.label, expires_at });
       print(render([created], o.format, [...keyColumns.slice(0, 3), { header: 'api_key', value: (k) => k.api_key }]));
       if (o.format === 'tabulated') process.stderr.write('Store the api_key now: it is not shown again.\n');
     });
@@ -89,6 +93,20 @@ export function keysCommand(): Command {
     .addOption(formatOption())
     .action(async (id: string, o: CommonOpts) => print(render([await ApiClient.fromEnvironment().post<KeyView>(`/keys/${enc(id)}/revoke`)], o.format, keyColumns)));
   return keys;
+}
+
+/** `--expires-at ISO` or `--expires-in 30d` → an ISO time (or undefined); both at once is an error. */
+export function keyExpiry(at: string | undefined, within: string | undefined, now = Date.now()): string | undefined {
+  if (at && within) throw new CliError('pass either --expires-at or --expires-in, not both');
+  if (at) {
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(at) || Number.isNaN(Date.parse(at))) throw new CliError(`--expires-at must be an ISO-8601 time such as 2027-02-01T00:00:00Z, got "${at}"`);
+    return new Date(at).toISOString();
+  }
+  if (!within) return undefined;
+  const match = /^(\d+)(m|h|d|w)$/.exec(within);
+  if (!match || Number(match[1]) <= 0) throw new CliError(`--expires-in must be a positive number with m, h, d or w (e.g. 30d), got "${within}"`);
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[2] as 'm' | 'h' | 'd' | 'w'];
+  return new Date(now + Number(match[1]) * unit).toISOString();
 }
 
 type GrantOpts = CommonOpts & { user: string; role: string };

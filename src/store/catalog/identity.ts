@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { Role } from '../../domain/roles';
 import type { CatalogDb } from './db';
 import { apiKeys, instances, orgs, roleGrants, spaces, users } from './schema';
@@ -32,13 +32,13 @@ export async function insertKey(db: CatalogDb, row: typeof apiKeys.$inferInsert)
   return created!;
 }
 
-/** The active (unrevoked) key with this hash and its user. */
-export async function findActiveKey(db: CatalogDb, keyHash: string): Promise<{ key: KeyRow; user: UserRow } | undefined> {
+/** The active key (neither revoked nor expired at `now`) with this hash, and its user. */
+export async function findActiveKey(db: CatalogDb, keyHash: string, now: Date): Promise<{ key: KeyRow; user: UserRow } | undefined> {
   const [row] = await db
     .select({ key: apiKeys, user: users })
     .from(apiKeys)
     .innerJoin(users, eq(apiKeys.userId, users.id))
-    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)));
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now))));
   return row;
 }
 

@@ -58,6 +58,8 @@ export const apiKeys = pgTable('api_keys', {
   /** sha256 of the whole key; the key itself is never stored. */
   keyHash: text('key_hash').notNull().unique(),
   createdAt: createdAt(),
+  /** After this time the key no longer authenticates (null: never expires). */
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
 });
 
