@@ -30,16 +30,21 @@ function csvField(value: unknown): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** Renders rows in the chosen format; tabulated shows the given columns, the others every field. */
-export function render<T>(rows: T[], format: Format, columns: Column<T>[]): string {
+/**
+ * Renders rows in the chosen format; tabulated shows the given columns, the others every field.
+ * For csv, `fields` fixes the header (so an empty result has the same header as a full one);
+ * without it, the header is every field that occurs in any row, in order of first appearance.
+ */
+export function render<T>(rows: T[], format: Format, columns: Column<T>[], fields?: readonly string[]): string {
   switch (format) {
     case 'json':
       return JSON.stringify(rows, null, 2);
     case 'yaml':
-      return rows.map((r) => YAML.stringify(r).trimEnd()).map((doc) => `---\n${doc}`).join('\n');
+      // Each document keeps its own trailing newlines: a `|+` block scalar depends on them.
+      return rows.map((r) => `---\n${YAML.stringify(r)}`).join('');
     case 'csv': {
-      const keys = rows.length ? Object.keys(rows[0] as object) : columns.map((c) => c.header);
-      return [keys.join(','), ...rows.map((r) => keys.map((k) => csvField((r as Record<string, unknown>)[k])).join(','))].join('\n');
+      const keys = fields ?? [...new Set(rows.flatMap((r) => Object.keys(r as object)))];
+      return [keys.map(csvField).join(','), ...rows.map((r) => keys.map((k) => csvField((r as Record<string, unknown>)[k])).join(','))].join('\n');
     }
     case 'tabulated':
       return rows.length === 0 ? '(none)' : table(rows, columns);

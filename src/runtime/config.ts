@@ -28,27 +28,26 @@ export type ServerConfig = z.infer<typeof ServerConfig>;
 
 /** Environment variables and their defaults, documented in the README's configuration table. */
 export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const int = (name: string, fallback: number) => {
+  const int = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER) => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value)) throw new Error(`${name} must be a whole number, got "${raw}"`);
-    return value;
+    if (!/^\d+$/.test(raw) || Number(raw) > max) throw new Error(`${name} must be a whole number from 0 to ${max}, got "${raw}"`);
+    return Number(raw);
   };
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new Error('DATABASE_URL must start with postgres:// or postgresql://');
   const parsed = ServerConfig.safeParse({
     dataDir: resolve(env.HANDOUT_DATA_DIR || '.handout'),
     host: env.HANDOUT_HOST || '127.0.0.1',
-    port: int('HANDOUT_PORT', 8080),
+    port: int('HANDOUT_PORT', 8080, 65535),
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     temporalTls: env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1',
     temporalTlsCertPath: env.TEMPORAL_TLS_CERT || undefined,
     temporalTlsKeyPath: env.TEMPORAL_TLS_KEY || undefined,
     temporalApiKey: env.TEMPORAL_API_KEY || undefined,
-    temporalPort: int('HANDOUT_TEMPORAL_PORT', 7233),
-    temporalUiPort: int('HANDOUT_TEMPORAL_UI_PORT', 8233),
+    temporalPort: int('HANDOUT_TEMPORAL_PORT', 7233, 65535),
+    temporalUiPort: int('HANDOUT_TEMPORAL_UI_PORT', 8233, 65535),
     temporalUiUrl: env.TEMPORAL_UI_URL || undefined,
     taskQueue: env.HANDOUT_TASK_QUEUE || 'handout',
     databaseUrl,

@@ -1,15 +1,25 @@
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Raised when another live `handout up` owns the data directory. */
 export class DataDirInUseError extends Error {}
 
-function isAlive(pid: number): boolean {
+/**
+ * True when the lock's process still runs Handout. A pid alone is not enough: after a reboot (or in
+ * a container) the pid of a dead holder may belong to an unrelated program, so where /proc exists
+ * the holder must also be a Node process.
+ */
+function holderIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (!existsSync('/proc/self/cmdline')) return true;
+  try {
+    return /node|handout/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 
@@ -44,7 +54,7 @@ export function lockDataDir(dataDir: string): { release(): void } {
         } catch {
           holder = undefined; // unreadable: a crash while writing; stale
         }
-        if (holder && holder.pid !== process.pid && isAlive(holder.pid)) {
+        if (holder && holder.pid !== process.pid && holderIsAlive(holder.pid)) {
           throw new DataDirInUseError(
             `the data directory ${dataDir} is in use by another handout process (pid ${holder.pid}, started ${holder.started_at}); ` +
               'stop it first, or set HANDOUT_DATA_DIR to another directory',

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { AuditEvent, AuditVerifyResult } from '../../domain/audit';
+import { AuditEvent, type AuditVerifyResult } from '../../domain/audit';
 import { ApiClient } from '../client';
 import { CliError } from '../errors';
 import { formatOption, positiveInt, type CommonOpts } from '../options';
@@ -42,7 +42,7 @@ export function auditCommand(): Command {
         until: o.until,
         limit: o.limit,
       });
-      print(render(events, o.format, auditColumns));
+      print(render(events, o.format, auditColumns, AuditEvent.keyof().options));
     });
   audit
     .command('verify')
