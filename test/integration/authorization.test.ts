@@ -42,6 +42,13 @@ describe('authentication and roles, enforced by the server', () => {
       expect((await stack.call('GET', '/healthz', { key: null })).status).toBe(200);
     });
 
+    it('serves the OpenAPI document, which declares bearer auth for every operation', async () => {
+      const doc = await stack.call<{ paths: Record<string, unknown>; security: unknown[] }>('GET', '/api/openapi.json', { key: null });
+      expect(doc.status).toBe(200);
+      expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/v1/orgs', '/api/v1/tasks/{id}', '/api/v1/audit/verify']));
+      expect(doc.body.security).toEqual([{ bearer: [] }]);
+    });
+
     it('refuses a wrong key', async () => {
       await expectRefused('hk_not-a-real-key', 'POST', '/api/v1/orgs', { slug: 'wrongkey' }, 401, /not valid/);
     });
