@@ -6,8 +6,10 @@ import { ERROR_STATUS, type ErrorBody } from '../domain/errors';
 import type { Principal, ServiceDeps } from '../service/deps';
 import { HandoutError } from '../service/errors';
 import { authenticate } from '../service/identity';
+import { registerAppRoutes } from './routes/apps';
 import { registerAuditRoutes } from './routes/audit';
 import { registerDirectoryRoutes } from './routes/directory';
+import { registerFileRoutes } from './routes/files';
 import { registerIdentityRoutes } from './routes/identity';
 import { registerTaskRoutes } from './routes/tasks';
 
@@ -71,6 +73,8 @@ export async function buildApi(deps: ServiceDeps, opts: { logger?: boolean } = {
       registerIdentityRoutes(api as HandoutApp, deps);
       registerTaskRoutes(api as HandoutApp, deps);
       registerAuditRoutes(api as HandoutApp, deps);
+      registerAppRoutes(api as HandoutApp, deps);
+      registerFileRoutes(api as HandoutApp, deps);
     },
     { prefix: '/api/v1' },
   );

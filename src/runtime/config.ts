@@ -21,6 +21,8 @@ export const ServerConfig = z.object({
   taskQueue: z.string().min(1),
   databaseUrl: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** Largest single file `files put` accepts, in bytes. */
+  maxUploadBytes: z.number().int().positive(),
   /** Test hook only: every activity first waits this long (heartbeating), so tests can stop the stack mid-task. */
   testActivityDelayMs: z.number().int().nonnegative(),
 });
@@ -52,6 +54,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     taskQueue: env.HANDOUT_TASK_QUEUE || 'handout',
     databaseUrl,
     logLevel: env.HANDOUT_LOG_LEVEL || 'warn',
+    maxUploadBytes: int('HANDOUT_MAX_UPLOAD_BYTES', 1024 ** 3),
     testActivityDelayMs: int('HANDOUT_TEST_ACTIVITY_DELAY_MS', 0),
   });
   if (!parsed.success) {

@@ -97,7 +97,15 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
       },
     });
 
-    const deps: ServiceDeps = { catalog, temporal: connections.client, taskQueue: config.taskQueue, temporalUiUrl, version: HANDOUT_VERSION };
+    const deps: ServiceDeps = {
+      catalog,
+      temporal: connections.client,
+      taskQueue: config.taskQueue,
+      temporalUiUrl,
+      version: HANDOUT_VERSION,
+      dataDir: config.dataDir,
+      maxUploadBytes: config.maxUploadBytes,
+    };
     const api: HandoutApp = await buildApi(deps);
     await api.listen({ host: config.host, port: config.port });
     undo.push({ part: 'API', stop: () => api.close() });

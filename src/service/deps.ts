@@ -9,6 +9,10 @@ export interface ServiceDeps {
   /** Base URL of the Temporal Web UI, for links to tasks (null when unknown). */
   temporalUiUrl: string | null;
   version: string;
+  /** Where instance states and blobs live. */
+  dataDir: string;
+  /** Largest single file an upload may carry. */
+  maxUploadBytes: number;
 }
 
 /** The authenticated caller of a request. */

@@ -114,4 +114,48 @@ export const auditEvents = pgTable(
   (t) => [index('audit_events_subject').on(t.subject), index('audit_events_actor').on(t.actor), index('audit_events_at').on(t.at)],
 );
 
-export const catalogSchema = { orgs, spaces, instances, users, apiKeys, roleGrants, tasks, auditEvents };
+/** Application configs of an instance's current state (snapshots carry copies in their snapshot object). */
+export const apps = pgTable(
+  'apps',
+  {
+    id: uuid('id').primaryKey(),
+    instanceId: uuid('instance_id').notNull().references(() => instances.id),
+    slug: text('slug').notNull(),
+    name: text('name').notNull(),
+    baseImage: text('base_image').notNull(),
+    packages: jsonb('packages').$type<string[]>().notNull(),
+    env: jsonb('env').$type<{ name: string; value: string; license_related: boolean }[]>().notNull(),
+    startupCommand: text('startup_command').notNull(),
+    licensed: boolean('licensed').notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('apps_instance_slug').on(t.instanceId, t.slug)],
+);
+
+/**
+ * Committed snapshots. A row is inserted only once every blob of the snapshot is stored, so a
+ * half-written snapshot is never visible; the row points at the snapshot object blob.
+ */
+export const snapshots = pgTable(
+  'snapshots',
+  {
+    id: uuid('id').primaryKey(),
+    instanceId: uuid('instance_id').notNull().references(() => instances.id),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    kind: text('kind', { enum: ['user', 'safety', 'staging'] }).notNull(),
+    objectSha256: text('object_sha256').notNull(),
+    filesTree: text('files_tree').notNull(),
+    fileCount: bigint('file_count', { mode: 'number' }).notNull(),
+    byteCount: bigint('byte_count', { mode: 'number' }).notNull(),
+    tableCount: bigint('table_count', { mode: 'number' }).notNull(),
+    appCount: bigint('app_count', { mode: 'number' }).notNull(),
+    taskId: text('task_id'),
+    createdBy: uuid('created_by').notNull().references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('snapshots_instance_name').on(t.instanceId, t.name), index('snapshots_instance').on(t.instanceId)],
+);
+
+export const catalogSchema = { orgs, spaces, instances, users, apiKeys, roleGrants, tasks, auditEvents, apps, snapshots };
