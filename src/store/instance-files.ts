@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { FileEntry } from '../domain/files';
+import { TooLargeError, writeStreamToFile } from './streams';
 
 // The files tree of an instance's current state. Every path arrives as validated segments (see
 // domain/files.ts) and is joined under the instance's own root; no symbolic link is ever followed,
@@ -83,24 +83,15 @@ export async function writeFileAtomic(filesRoot: string, segments: string[], bod
   if (existing?.isDirectory()) throw new FilesError('conflict', `${display(segments)} is a folder; remove it first or choose another name`);
   await mkdirConfined(filesRoot, segments.slice(0, -1));
   const tmp = join(dirname(target), `.handout-tmp-${randomBytes(8).toString('hex')}`);
-  const hash = createHash('sha256');
-  let size = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      size += chunk.length;
-      if (size > maxBytes) return done(new FilesError('too_large', `${display(segments)} is larger than the upload limit of ${maxBytes} bytes (HANDOUT_MAX_UPLOAD_BYTES)`));
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
   try {
-    await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    const written = await writeStreamToFile(body, tmp, maxBytes, `${display(segments)} is larger than the upload limit of ${maxBytes} bytes (HANDOUT_MAX_UPLOAD_BYTES)`);
     await rename(tmp, target);
+    return written;
   } catch (err) {
     await rm(tmp, { force: true });
+    if (err instanceof TooLargeError) throw new FilesError('too_large', err.message);
     throw err;
   }
-  return { sha256: hash.digest('hex'), size };
 }
 
 /** Creates the folders of a path below /files, refusing to go through a link or a file. */

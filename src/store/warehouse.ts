@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import type { ColumnInfo, TableFormat, TableImportMode, TableInfo, TableLoadMode, TableSnapshotEntry } from '../domain/tables';
+import { TableImportMode, TableLoadMode, type ColumnInfo, type TableFormat, type TableInfo, type TableSnapshotEntry } from '../domain/tables';
 import { WarehouseError } from './warehouse/errors';
 import { Session } from './warehouse/session';
 import { checkFormat, checkSourceFile, checkTableName, checkTargetFile, quoteIdentifier } from './warehouse/sql';
@@ -48,7 +48,7 @@ export class Warehouse {
     return new Warehouse(path, await DuckDBInstance.fromCache(path));
   }
 
-  /** All tables of the warehouse with exact row counts, sorted by name. */
+  /** All tables of the warehouse with exact row counts, sorted by name ignoring case. */
   async listTables(): Promise<TableInfo[]> {
     return this.use((s) =>
       s.transaction(async () => {
@@ -94,7 +94,7 @@ export class Warehouse {
   async importFile(table: string, file: string, format: TableFormat, options: ImportOptions): Promise<number> {
     const name = checkTableName(table);
     const checkedFormat = checkFormat(format);
-    if (!['create', 'replace', 'append'].includes(options?.mode)) throw new WarehouseError('invalid_input', `unknown import mode ${JSON.stringify(options?.mode)}: use create, replace or append`);
+    if (!TableImportMode.safeParse(options?.mode).success) throw new WarehouseError('invalid_input', `unknown import mode ${JSON.stringify(options?.mode)}: use create, replace or append`);
     return this.use((s) => importTable(s, name, file, checkedFormat, options.mode), () => checkSourceFile(file));
   }
 
@@ -140,7 +140,7 @@ export class Warehouse {
    */
   async loadParquet(table: string, file: string, mode: TableLoadMode, options: { schema?: readonly ColumnInfo[] } = {}): Promise<LoadResult> {
     const name = checkTableName(table);
-    if (mode !== 'replace' && mode !== 'ignore_existing') throw new WarehouseError('invalid_input', `unknown load mode ${JSON.stringify(mode)}: use replace or ignore_existing`);
+    if (!TableLoadMode.safeParse(mode).success) throw new WarehouseError('invalid_input', `unknown load mode ${JSON.stringify(mode)}: use replace or ignore_existing`);
     return this.use((s) => loadTable(s, name, file, mode, options.schema), () => checkSourceFile(file));
   }
 

@@ -15,18 +15,26 @@ export class WarehouseError extends Error {
   }
 }
 
-const CONFLICT = /write-write conflict|Transaction conflict|already exists/i;
+// Anchored to DuckDB's error class: a CSV error quotes the offending line, which could contain any words.
+const CONFLICT = /^(TransactionContext Error: .*conflict|Catalog Error: .*already exists)/i;
 // DuckDB error classes caused by the content of a file the user supplied (bad CSV, wrong types, missing columns).
 const BAD_INPUT = /^(Invalid Input|Conversion|Binder|Constraint) Error:/;
 
+// Not `instanceof Error`: the native addon creates its errors in the main realm, which fails that check
+// inside another realm (a vm context, as jest uses).
+function messageOf(err: unknown): string {
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(err);
+}
+
 /** True when DuckDB refused a change because another transaction changed the same table first. */
 export function isConflict(err: unknown): boolean {
-  return err instanceof Error && CONFLICT.test(err.message);
+  return !(err instanceof WarehouseError) && CONFLICT.test(messageOf(err));
 }
 
 /** True when DuckDB rejected the data itself, so retrying cannot help but fixing the file can. */
 export function isBadInput(err: unknown): boolean {
-  return err instanceof Error && BAD_INPUT.test(err.message);
+  return !(err instanceof WarehouseError) && BAD_INPUT.test(messageOf(err));
 }
 
 /**
@@ -34,7 +42,7 @@ export function isBadInput(err: unknown): boolean {
  * the sniffer's settings, the SQL text) that a Handout user cannot set, so keep only the first paragraph.
  */
 export function duckdbReason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   if (message.includes('Error when sniffing file')) {
     return 'it is not valid CSV (comma-separated, "-quoted, with a header row): a quote is not closed or rows have different numbers of fields';
   }

@@ -39,7 +39,7 @@ export class Session {
     } catch (err) {
       // A failed COMMIT has already rolled back, and then ROLLBACK itself fails; nothing else to undo.
       await this.connection.run('ROLLBACK').catch(() => undefined);
-      if (isConflict(err) && !(err instanceof WarehouseError)) {
+      if (isConflict(err)) {
         throw new WarehouseError('conflict', `${what}: another operation changed the same table at the same time; try again`, { cause: err });
       }
       throw err;
@@ -59,10 +59,10 @@ export class Session {
     return stored;
   }
 
-  /** Stored names of all user tables, sorted by code point so the order never depends on a locale. */
+  /** Stored names of all user tables, sorted ignoring case (as names are matched), never by locale. */
   async tableNames(): Promise<string[]> {
-    const names = (await this.rows(`SELECT table_name ${USER_TABLES}`)).map((r) => String(r.table_name));
-    return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const rows = await this.rows(`SELECT table_name ${USER_TABLES} ORDER BY lower(table_name), table_name`);
+    return rows.map((r) => String(r.table_name));
   }
 
   async count(stored: string): Promise<number> {

@@ -56,9 +56,10 @@ export async function checkTargetFile(file: string): Promise<void> {
   if (existing && !existing.isFile()) throw new WarehouseError('invalid_input', `${JSON.stringify(file)} is a folder, not a file`);
 }
 
-// RFC 4180 CSV with a header row. The dialect is fixed rather than sniffed: with sniffing, DuckDB reads a
-// file with an unclosed quote or ragged rows as one text column instead of failing. Column types are still detected.
-const CSV_READ_OPTIONS = `header = true, delim = ',', quote = '"', escape = '"', strict_mode = true`;
+// RFC 4180 CSV with a header row on the first line. The dialect is fixed rather than sniffed: with sniffing,
+// DuckDB reads a file with an unclosed quote or ragged rows as one text column, or skips the leading rows that
+// do not fit, instead of failing. Column types are still detected.
+const CSV_READ_OPTIONS = `header = true, skip = 0, delim = ',', quote = '"', escape = '"', strict_mode = true`;
 const CSV_WRITE_OPTIONS = `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"'`;
 
 /** A FROM-clause source that reads the file bound to $1. */

@@ -18,7 +18,7 @@ async function explainingBadInput<T>(what: string, work: () => Promise<T>): Prom
   try {
     return await work();
   } catch (err) {
-    if (isBadInput(err) && !(err instanceof WarehouseError)) throw new WarehouseError('invalid_input', `${what}: ${duckdbReason(err)}`, { cause: err });
+    if (isBadInput(err)) throw new WarehouseError('invalid_input', `${what}: ${duckdbReason(err)}`, { cause: err });
     throw err;
   }
 }

@@ -1,0 +1,62 @@
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { CURRENT_STATE } from '../../domain/snapshots';
+import { ColumnInfo, TableFormat, TableImportMode, TableInfo } from '../../domain/tables';
+import type { ServiceDeps } from '../../service/deps';
+import { invalidInput } from '../../service/errors';
+import * as tables from '../../service/tables';
+import type { HandoutApp } from '../server';
+import { INSTANCE_PREFIX, InstanceParams, refOf, SnapshotQuery } from './instance-params';
+
+const TableParams = InstanceParams.extend({ table: z.string() });
+
+function currentStateOnly(snapshot: string): void {
+  if (snapshot !== CURRENT_STATE) throw invalidInput(`reading snapshot "${snapshot}" is not available yet; use -p development`);
+}
+
+export function registerTableRoutes(app: HandoutApp, deps: ServiceDeps): void {
+  app.get(`${INSTANCE_PREFIX}/tables`, { schema: { tags: ['tables'], params: InstanceParams, querystring: SnapshotQuery, response: { 200: z.array(TableInfo) } } }, (req) => {
+    currentStateOnly(req.query.snapshot);
+    return tables.listTables(deps, req.principal, refOf(req.params));
+  });
+  app.get(`${INSTANCE_PREFIX}/tables/:table/columns`, { schema: { tags: ['tables'], params: TableParams, response: { 200: z.array(ColumnInfo) } } }, (req) =>
+    tables.tableColumns(deps, req.principal, refOf(req.params), req.params.table),
+  );
+  app.get(`${INSTANCE_PREFIX}/tables/:table/ddl`, { schema: { tags: ['tables'], params: TableParams, response: { 200: z.object({ ddl: z.string() }) } } }, async (req) => ({
+    ddl: await tables.tableDdl(deps, req.principal, refOf(req.params), req.params.table),
+  }));
+  app.get(`${INSTANCE_PREFIX}/schema-ddl`, { schema: { tags: ['tables'], params: InstanceParams, response: { 200: z.object({ ddl: z.string() }) } } }, async (req) => ({
+    ddl: await tables.tableDdl(deps, req.principal, refOf(req.params)),
+  }));
+  app.put(
+    `${INSTANCE_PREFIX}/tables/:table/import`,
+    {
+      schema: {
+        tags: ['tables'],
+        params: TableParams,
+        querystring: z.object({ format: TableFormat, mode: TableImportMode.default('create') }),
+        response: { 201: z.object({ table: z.string(), rows: z.number(), sha256: z.string() }) },
+      },
+    },
+    async (req, reply) => {
+      if (!req.headers['content-type']?.startsWith('application/octet-stream')) throw invalidInput('send the file as Content-Type: application/octet-stream');
+      return reply.status(201).send(await tables.importTable(deps, req.principal, refOf(req.params), req.params.table, req.query.format, req.query.mode, req.body as Readable));
+    },
+  );
+  app.get(
+    `${INSTANCE_PREFIX}/tables/:table/export`,
+    { schema: { tags: ['tables'], params: TableParams, querystring: SnapshotQuery.extend({ format: TableFormat }) } },
+    async (req, reply) => {
+      currentStateOnly(req.query.snapshot);
+      const exported = await tables.exportCurrentTable(deps, req.principal, refOf(req.params), req.params.table, req.query.format);
+      exported.stream.once('close', () => void exported.done());
+      return reply.header('content-type', 'application/octet-stream').header('content-length', exported.size).send(exported.stream);
+    },
+  );
+  app.post(`${INSTANCE_PREFIX}/tables/:table/rename`, { schema: { tags: ['tables'], params: TableParams, body: z.object({ new_name: z.string() }).strict(), response: { 200: z.object({ table: z.string() }) } } }, (req) =>
+    tables.renameTable(deps, req.principal, refOf(req.params), req.params.table, req.body.new_name),
+  );
+  app.delete(`${INSTANCE_PREFIX}/tables/:table`, { schema: { tags: ['tables'], params: TableParams, response: { 200: z.object({ deleted: z.string() }) } } }, (req) =>
+    tables.deleteTable(deps, req.principal, refOf(req.params), req.params.table),
+  );
+}

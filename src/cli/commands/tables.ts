@@ -1,0 +1,92 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Command, Option } from 'commander';
+import type { ColumnInfo, TableInfo } from '../../domain/tables';
+import { ApiClient, enc, instanceApiPath } from '../client';
+import { CliError } from '../errors';
+import { formatOption, withContext, type CommonOpts } from '../options';
+import { print, render } from '../output';
+import { resolveContext } from '../settings';
+
+/** csv or parquet: from --file-format, else from the file's extension. */
+function fileFormat(file: string, given?: string): 'csv' | 'parquet' {
+  if (given) return given as 'csv' | 'parquet';
+  const ext = extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.parquet' || ext === '.pq') return 'parquet';
+  throw new CliError(`cannot tell the format of "${file}" from its extension: pass --file-format csv or --file-format parquet`);
+}
+const fileFormatOption = () => new Option('--file-format <format>', 'csv or parquet (default: from the file extension)').choices(['csv', 'parquet']);
+
+export function tablesCommand(): Command {
+  const tables = new Command('tables').description('tables of an instance (its warehouse)');
+  const base = (o: CommonOpts) => instanceApiPath(resolveContext('instance', o));
+  withContext(tables.command('list'), 'instance')
+    .option('-p, --snapshot <name>', 'snapshot to read (default: development)', 'development')
+    .addOption(formatOption())
+    .action(async (o: CommonOpts & { snapshot: string }) => {
+      const rows = await ApiClient.fromEnvironment().get<TableInfo[]>(`${base(o)}/tables`, { snapshot: o.snapshot });
+      print(render(rows, o.format, [
+        { header: 'name', value: (t) => t.name },
+        { header: 'rows', value: (t) => t.row_count },
+        { header: 'columns', value: (t) => t.column_count },
+      ]));
+    });
+  withContext(tables.command('columns').argument('<table>'), 'instance')
+    .addOption(formatOption())
+    .action(async (table: string, o: CommonOpts) => {
+      const rows = await ApiClient.fromEnvironment().get<ColumnInfo[]>(`${base(o)}/tables/${enc(table)}/columns`);
+      print(render(rows, o.format, [
+        { header: 'name', value: (c) => c.name },
+        { header: 'type', value: (c) => c.type },
+        { header: 'nullable', value: (c) => (c.nullable ? 'yes' : 'no') },
+      ]));
+    });
+  withContext(tables.command('ddl').argument('<table>'), 'instance').action(async (table: string, o: CommonOpts) => {
+    print((await ApiClient.fromEnvironment().get<{ ddl: string }>(`${base(o)}/tables/${enc(table)}/ddl`)).ddl);
+  });
+  withContext(tables.command('schema-ddl'), 'instance').action(async (o: CommonOpts) => {
+    print((await ApiClient.fromEnvironment().get<{ ddl: string }>(`${base(o)}/schema-ddl`)).ddl || '-- no tables');
+  });
+  withContext(tables.command('import').description('import a CSV (with a header row) or Parquet file').argument('<table>').argument('<file>'), 'instance')
+    .addOption(new Option('--mode <mode>', 'create (fails if the table exists), replace, or append').choices(['create', 'replace', 'append']).default('create'))
+    .addOption(fileFormatOption())
+    .addOption(formatOption())
+    .action(async (table: string, file: string, o: CommonOpts & { mode: string; fileFormat?: string }) => {
+      const format = fileFormat(file, o.fileFormat);
+      const client = ApiClient.fromEnvironment();
+      const stream = createReadStream(file);
+      await new Promise<void>((resolve, reject) => stream.once('open', () => resolve()).once('error', (e) => reject(new CliError(`cannot read ${file}: ${e.message}`))));
+      const response = await client.send('PUT', `${base(o)}/tables/${enc(table)}/import`, { query: { format, mode: o.mode }, stream });
+      const result = (await response.json()) as { table: string; rows: number; sha256: string };
+      print(render([result], o.format, [
+        { header: 'table', value: (r) => r.table },
+        { header: 'rows', value: (r) => r.rows },
+        { header: 'sha256', value: (r) => r.sha256 },
+      ]));
+    });
+  withContext(tables.command('export').description('export a table to a CSV or Parquet file').argument('<table>').argument('<file>'), 'instance')
+    .option('-p, --snapshot <name>', 'snapshot to read (default: development)', 'development')
+    .addOption(fileFormatOption())
+    .action(async (table: string, file: string, o: CommonOpts & { snapshot: string; fileFormat?: string }) => {
+      const format = fileFormat(file, o.fileFormat);
+      const response = await ApiClient.fromEnvironment().send('GET', `${base(o)}/tables/${enc(table)}/export`, { query: { format, snapshot: o.snapshot } });
+      const partial = `${file}.handout-partial`;
+      await pipeline(Readable.fromWeb(response.body as never), createWriteStream(partial));
+      await rename(partial, file);
+    });
+  withContext(tables.command('rename').argument('<table>').requiredOption('--new-name <name>', 'the new table name'), 'instance').action(
+    async (table: string, o: CommonOpts & { newName: string }) => {
+      await ApiClient.fromEnvironment().post(`${base(o)}/tables/${enc(table)}/rename`, { new_name: o.newName });
+      process.stderr.write(`renamed table ${table} to ${o.newName}\n`);
+    },
+  );
+  withContext(tables.command('delete').argument('<table>'), 'instance').action(async (table: string, o: CommonOpts) => {
+    await ApiClient.fromEnvironment().delete(`${base(o)}/tables/${enc(table)}`);
+    process.stderr.write(`deleted table ${table}\n`);
+  });
+  return tables;
+}

@@ -1,0 +1,305 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, type BigIntStats } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+// Content-addressed, write-once blobs: <root>/sha256/ab/cdef… (the first two hex digits name the folder).
+// A blob appears only by rename() of a finished temp file, so a reader never sees a torn blob.
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+const CHUNK = 1 << 20;
+// Prefix of a blob that a garbage collection has set aside while it re-checks the blob's age.
+const QUARANTINE = 'gc-';
+
+/** A stored blob's id and length in bytes. */
+export interface BlobRef {
+  sha256: string;
+  size: number;
+}
+
+/** One stored blob as `list()` reports it; `mtimeMs` is when it was last written or touched. */
+export interface BlobInfo extends BlobRef {
+  mtimeMs: number;
+}
+
+export type BlobStoreErrorKind = 'invalid_id' | 'not_found' | 'not_a_file' | 'source_changed' | 'hash_mismatch';
+
+/** A blob store failure; `kind` says which, the message names the blob or file. */
+export class BlobStoreError extends Error {
+  constructor(
+    readonly kind: BlobStoreErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'BlobStoreError';
+  }
+}
+
+/** Immutable blobs addressed by their SHA-256; small on purpose, so an S3-compatible backend can follow. */
+export interface BlobStore {
+  /** Stores a regular file's bytes (a path is opened without following a symlink); throws `source_changed` if it changed while read. */
+  putFile(source: string | FileHandle, opts?: { onData?(bytes: number): void }): Promise<BlobRef>;
+  /** Stores a file believed to hold `sha256`: only touches the blob when it exists, else stores the file and checks the hash. */
+  putFileWithKnownHash(path: string, sha256: string, size: number): Promise<BlobRef>;
+  /** Stores bytes (a string is stored as UTF-8). */
+  putBytes(bytes: Uint8Array | string): Promise<BlobRef>;
+  has(sha256: string): Promise<boolean>;
+  /** The local file of a blob (for kernel copies); the path exists only if the blob does. */
+  pathOf(sha256: string): string;
+  /** A blob's bytes, checked against its hash. */
+  readBytes(sha256: string): Promise<Buffer>;
+  /** Marks a blob as just used, so a garbage collection's grace period protects it; false if it does not exist. */
+  touch(sha256: string): Promise<boolean>;
+  list(): AsyncIterable<BlobInfo>;
+  /** Deletes a blob; with `ifOlderThanMs`, only if it was not written or touched since then (re-checked atomically). */
+  delete(sha256: string, opts?: { ifOlderThanMs?: number }): Promise<boolean>;
+  /** Makes every blob stored so far durable (directory entries included) when the store syncs writes. */
+  flush(): Promise<void>;
+}
+
+/** Throws unless `sha256` is 64 lowercase hex digits, so no other text can ever become part of a path. */
+export function assertSha256(sha256: string): void {
+  if (typeof sha256 !== 'string' || !SHA256.test(sha256)) throw new BlobStoreError('invalid_id', `not a sha256 blob id: ${JSON.stringify(sha256)}`);
+}
+
+/** True when a file's size, mtime or ctime differ between two stats of it. */
+export function stampChanged(a: BigIntStats, b: BigIntStats): boolean {
+  return a.ino !== b.ino || a.size !== b.size || a.mtimeNs !== b.mtimeNs || a.ctimeNs !== b.ctimeNs;
+}
+
+const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+
+/**
+ * Opens (creating if needed) a blob store on the local disk. `fsync` (default true) syncs each blob
+ * before it becomes visible, so a power cut never leaves a short blob under a valid name.
+ */
+export async function createLocalBlobStore(root: string, opts: { fsync?: boolean } = {}): Promise<BlobStore> {
+  await mkdir(join(root, 'sha256'), { recursive: true });
+  await mkdir(join(root, 'tmp'), { recursive: true });
+  const store = new LocalBlobStore(root, opts.fsync ?? true);
+  await store.cleanTemp(Date.now() - TEMP_MAX_AGE_MS);
+  return store;
+}
+
+class LocalBlobStore implements BlobStore {
+  private readonly shardsMade = new Set<string>();
+  private readonly unsyncedDirs = new Set<string>();
+
+  constructor(
+    private readonly root: string,
+    private readonly fsync: boolean,
+  ) {}
+
+  pathOf(sha256: string): string {
+    assertSha256(sha256);
+    return join(this.root, 'sha256', sha256.slice(0, 2), sha256.slice(2));
+  }
+
+  async putFile(source: string | FileHandle, opts: { onData?(bytes: number): void } = {}): Promise<BlobRef> {
+    const owned = typeof source === 'string' ? await openRegularFile(source) : undefined;
+    const input = owned ?? (source as FileHandle);
+    try {
+      const before = await input.stat({ bigint: true });
+      if (!before.isFile()) throw new BlobStoreError('not_a_file', 'only regular files can be stored as blobs');
+      const temp = this.tempPath();
+      let written: BlobRef;
+      try {
+        written = await this.copyHashing(input, temp, before.size, opts.onData);
+        const after = await input.stat({ bigint: true });
+        if (stampChanged(before, after) || BigInt(written.size) !== before.size) {
+          throw new BlobStoreError('source_changed', `the file changed while it was being stored (${before.size} → ${after.size} bytes)`);
+        }
+      } catch (err) {
+        await unlink(temp).catch(() => undefined);
+        throw err;
+      }
+      return await this.commit(temp, written);
+    } finally {
+      await owned?.close();
+    }
+  }
+
+  async putFileWithKnownHash(path: string, sha256: string, size: number): Promise<BlobRef> {
+    assertSha256(sha256);
+    const existing = await lstat(this.pathOf(sha256)).catch(() => undefined);
+    if (existing?.isFile() && existing.size === size && (await this.touch(sha256))) return { sha256, size };
+    const stored = await this.putFile(path);
+    if (stored.sha256 !== sha256) {
+      throw new BlobStoreError('hash_mismatch', `${path} changed since it was hashed: expected ${sha256}, it now holds ${stored.sha256}`);
+    }
+    return stored;
+  }
+
+  async putBytes(bytes: Uint8Array | string): Promise<BlobRef> {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    const ref = { sha256: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
+    if (await this.keepExisting(ref)) return ref;
+    const temp = this.tempPath();
+    const out = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
+    try {
+      await out.writeFile(data);
+      if (this.fsync) await out.datasync();
+    } catch (err) {
+      await out.close();
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    }
+    await out.close();
+    return this.commit(temp, ref);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    const st = await lstat(this.pathOf(sha256)).catch(() => undefined);
+    return st?.isFile() ?? false;
+  }
+
+  async readBytes(sha256: string): Promise<Buffer> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.pathOf(sha256));
+    } catch (err) {
+      if (isMissing(err)) throw new BlobStoreError('not_found', `blob ${sha256} is not in the blob store`, { cause: err });
+      throw err;
+    }
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== sha256) throw new BlobStoreError('hash_mismatch', `blob ${sha256} is corrupt: its bytes hash to ${actual}`);
+    return bytes;
+  }
+
+  async touch(sha256: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(this.pathOf(sha256), now, now);
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    const shards = (await readdir(join(this.root, 'sha256'))).filter((s) => /^[0-9a-f]{2}$/.test(s)).sort();
+    for (const shard of shards) {
+      const names = await readdir(join(this.root, 'sha256', shard)).catch(() => [] as string[]);
+      for (const name of names.sort()) {
+        const sha256 = shard + name;
+        if (!SHA256.test(sha256)) continue;
+        const st = await lstat(join(this.root, 'sha256', shard, name)).catch(() => undefined);
+        if (st?.isFile()) yield { sha256, size: st.size, mtimeMs: st.mtimeMs };
+      }
+    }
+  }
+
+  async delete(sha256: string, opts: { ifOlderThanMs?: number } = {}): Promise<boolean> {
+    const path = this.pathOf(sha256);
+    if (opts.ifOlderThanMs === undefined) {
+      return unlink(path).then(() => true, (err) => (isMissing(err) ? false : Promise.reject(err)));
+    }
+    // Move the blob out of reach first, then check its age: a writer that touched it before the move is
+    // seen here, and one that comes after finds it missing and stores it again. No window loses a blob.
+    const aside = join(this.root, 'tmp', `${QUARANTINE}${sha256}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(path, aside);
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+    const st = await lstat(aside);
+    if (st.mtimeMs < opts.ifOlderThanMs) {
+      await unlink(aside);
+      return true;
+    }
+    await rename(aside, path);
+    return false;
+  }
+
+  async flush(): Promise<void> {
+    if (!this.fsync) return;
+    const dirs = [...this.unsyncedDirs];
+    this.unsyncedDirs.clear();
+    for (const dir of dirs) {
+      const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+      await handle.sync().finally(() => handle.close());
+    }
+  }
+
+  /** Removes temp files left by a crash, and puts back blobs a crashed garbage collection had set aside. */
+  async cleanTemp(olderThanMs: number): Promise<void> {
+    for (const name of await readdir(join(this.root, 'tmp'))) {
+      const path = join(this.root, 'tmp', name);
+      const quarantined = name.startsWith(QUARANTINE) ? name.slice(QUARANTINE.length, QUARANTINE.length + 64) : undefined;
+      if (quarantined && SHA256.test(quarantined)) {
+        await this.ensureShard(quarantined);
+        await rename(path, this.pathOf(quarantined)).catch(() => undefined);
+        continue;
+      }
+      const st = await lstat(path).catch(() => undefined);
+      if (st && st.mtimeMs < olderThanMs) await unlink(path).catch(() => undefined);
+    }
+  }
+
+  private tempPath(): string {
+    return join(this.root, 'tmp', `${randomBytes(12).toString('hex')}.tmp`);
+  }
+
+  /** Hashes while copying, so the recorded hash is always the hash of the bytes stored. */
+  private async copyHashing(input: FileHandle, temp: string, expectedSize: bigint, onData?: (bytes: number) => void): Promise<BlobRef> {
+    const hash = createHash('sha256');
+    // One byte more than expected, so a small file is read in one call that also notices growth.
+    const buffer = Buffer.allocUnsafe(Number(expectedSize < BigInt(CHUNK) ? expectedSize + 1n : BigInt(CHUNK)));
+    const out = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
+    let size = 0;
+    try {
+      for (;;) {
+        const { bytesRead } = await input.read(buffer, 0, buffer.length, size);
+        if (bytesRead === 0) break;
+        const chunk = buffer.subarray(0, bytesRead);
+        hash.update(chunk);
+        await out.write(chunk, 0, bytesRead, size);
+        size += bytesRead;
+        onData?.(bytesRead);
+      }
+      if (this.fsync) await out.datasync();
+    } finally {
+      await out.close();
+    }
+    return { sha256: hash.digest('hex'), size };
+  }
+
+  /** Moves a finished temp file into place, or keeps the blob already there (write-once). */
+  private async commit(temp: string, ref: BlobRef): Promise<BlobRef> {
+    if (await this.keepExisting(ref)) {
+      await unlink(temp).catch(() => undefined);
+      return ref;
+    }
+    await this.ensureShard(ref.sha256);
+    await rename(temp, this.pathOf(ref.sha256));
+    this.unsyncedDirs.add(join(this.root, 'sha256', ref.sha256.slice(0, 2)));
+    return ref;
+  }
+
+  /** Refreshes an existing blob of the right size; a blob of the wrong size (a torn write after a crash) is replaced. */
+  private async keepExisting(ref: BlobRef): Promise<boolean> {
+    const st = await lstat(this.pathOf(ref.sha256)).catch(() => undefined);
+    return !!st?.isFile() && st.size === ref.size && (await this.touch(ref.sha256));
+  }
+
+  private async ensureShard(sha256: string): Promise<void> {
+    const shard = sha256.slice(0, 2);
+    if (this.shardsMade.has(shard)) return;
+    await mkdir(join(this.root, 'sha256', shard), { recursive: true });
+    this.shardsMade.add(shard);
+  }
+}
+
+/** Opens a regular file for reading; never follows a final symlink and never blocks on a FIFO. */
+async function openRegularFile(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new BlobStoreError('not_a_file', `${path} is a symbolic link, not a file`, { cause: err });
+    throw err;
+  }
+}
