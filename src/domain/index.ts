@@ -5,3 +5,6 @@ export * from './errors';
 export * from './roles';
 export * from './slugs';
 export * from './tasks';
+export * from './apps';
+export * from './snapshots';
+export * from './tables';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppConfig } from './apps';
+import { TableSnapshotEntry } from './tables';
 
 /** `development` is the current state, never a stored snapshot. */
 export const CURRENT_STATE = 'development';
@@ -13,14 +14,8 @@ export const SnapshotName = z
 export const SnapshotKind = z.enum(['user', 'safety', 'staging']);
 export type SnapshotKind = z.infer<typeof SnapshotKind>;
 
-/** One table inside a snapshot: its Parquet blob, schema and row count. */
-export const SnapshotTable = z.object({
-  name: z.string(),
-  blob: z.string(),
-  row_count: z.number().int().nonnegative(),
-  ddl: z.string(),
-  columns: z.array(z.object({ name: z.string(), type: z.string(), nullable: z.boolean() })),
-});
+/** One table inside a snapshot: its Parquet blob, schema, DDL and row count. */
+export const SnapshotTable = TableSnapshotEntry.extend({ blob: z.string() });
 export type SnapshotTable = z.infer<typeof SnapshotTable>;
 
 /** The snapshot object (a blob): everything needed to restore the state, nothing mutable. */
