@@ -1,15 +1,25 @@
 import { Context } from '@temporalio/activity';
+import { createApplyStageActivities } from './apply-stage';
 import { createAuditActivities } from './audit';
 import type { ActivityDeps } from './deps';
 import { createInstanceActivities } from './instances';
+import { createGarbageActivities } from './garbage';
 import { createKeyActivities } from './keys';
+import { createSnapshotActivities } from './snapshots';
 
 export type { ActivityDeps } from './deps';
 export type { InstanceToProvision } from './instances';
 
 /** Every activity of Handout, built from its dependencies. Workflows import this type only. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createAuditActivities(deps), ...createInstanceActivities(deps), ...createKeyActivities(deps) };
+  return {
+    ...createAuditActivities(deps),
+    ...createInstanceActivities(deps),
+    ...createKeyActivities(deps),
+    ...createSnapshotActivities(deps),
+    ...createApplyStageActivities(deps),
+    ...createGarbageActivities(deps),
+  };
 }
 export type Activities = ReturnType<typeof createActivities>;
 

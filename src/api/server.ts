@@ -10,6 +10,7 @@ import { registerAppRoutes } from './routes/apps';
 import { registerAuditRoutes } from './routes/audit';
 import { registerDirectoryRoutes } from './routes/directory';
 import { registerFileRoutes } from './routes/files';
+import { registerSnapshotRoutes } from './routes/snapshots';
 import { registerTableRoutes } from './routes/tables';
 import { registerIdentityRoutes } from './routes/identity';
 import { registerTaskRoutes } from './routes/tasks';
@@ -77,6 +78,7 @@ export async function buildApi(deps: ServiceDeps, opts: { logger?: boolean } = {
       registerAppRoutes(api as HandoutApp, deps);
       registerFileRoutes(api as HandoutApp, deps);
       registerTableRoutes(api as HandoutApp, deps);
+      registerSnapshotRoutes(api as HandoutApp, deps);
     },
     { prefix: '/api/v1' },
   );

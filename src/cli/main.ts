@@ -5,6 +5,7 @@ import { auditCommand } from './commands/audit';
 import { instancesCommand, orgsCommand, spacesCommand } from './commands/directory';
 import { filesCommand } from './commands/files';
 import { configCommand, infoCommand, keysCommand, rolesCommand, usersCommand } from './commands/identity';
+import { snapshotsCommand } from './commands/snapshots';
 import { tablesCommand } from './commands/tables';
 import { tasksCommand } from './commands/tasks';
 import { upCommand } from './commands/up';
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
     .description('Handout: share work between workspaces — distribution, snapshots, assignments, audit')
     .version(HANDOUT_VERSION)
     .showHelpAfterError('(run with --help for usage)');
-  for (const sub of [upCommand(), configCommand(), infoCommand(), orgsCommand(), spacesCommand(), instancesCommand(), usersCommand(), keysCommand(), rolesCommand(), tasksCommand(), auditCommand(), filesCommand(), tablesCommand(), appsCommand()]) {
+  for (const sub of [upCommand(), configCommand(), infoCommand(), orgsCommand(), spacesCommand(), instancesCommand(), usersCommand(), keysCommand(), rolesCommand(), tasksCommand(), auditCommand(), filesCommand(), tablesCommand(), appsCommand(), snapshotsCommand()]) {
     program.addCommand(sub);
   }
   // Every level: usage errors exit 1 with one line, never a stack trace.

@@ -23,6 +23,8 @@ export const ServerConfig = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** Largest single file `files put` accepts, in bytes. */
   maxUploadBytes: z.number().int().positive(),
+  /** Blobs no snapshot references are freed only once they are this old (protects snapshots being written). */
+  blobGcGraceSeconds: z.number().int().nonnegative(),
   /** Test hook only: every activity first waits this long (heartbeating), so tests can stop the stack mid-task. */
   testActivityDelayMs: z.number().int().nonnegative(),
 });
@@ -55,6 +57,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     databaseUrl,
     logLevel: env.HANDOUT_LOG_LEVEL || 'warn',
     maxUploadBytes: int('HANDOUT_MAX_UPLOAD_BYTES', 1024 ** 3),
+    blobGcGraceSeconds: int('HANDOUT_BLOB_GC_GRACE_SECONDS', 3600),
     testActivityDelayMs: int('HANDOUT_TEST_ACTIVITY_DELAY_MS', 0),
   });
   if (!parsed.success) {

@@ -105,6 +105,7 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
       version: HANDOUT_VERSION,
       dataDir: config.dataDir,
       maxUploadBytes: config.maxUploadBytes,
+      blobGcGraceMs: config.blobGcGraceSeconds * 1000,
     };
     const api: HandoutApp = await buildApi(deps);
     await api.listen({ host: config.host, port: config.port });

@@ -13,6 +13,8 @@ export interface ServiceDeps {
   dataDir: string;
   /** Largest single file an upload may carry. */
   maxUploadBytes: number;
+  /** Grace period of the blob garbage collector. */
+  blobGcGraceMs: number;
 }
 
 /** The authenticated caller of a request. */

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { InstanceRef } from '../domain/context';
 import type { ColumnInfo, TableFormat, TableImportMode, TableInfo } from '../domain/tables';
 import { appendAuditEvent } from '../store/catalog/audit-log';
+import { scratchFile } from '../store/scratch';
 import { TooLargeError, writeStreamToFile } from '../store/streams';
 import { WarehouseError, withWarehouse, type Warehouse } from '../store/warehouse';
 import { actorOf, type Principal, type ServiceDeps } from './deps';
@@ -27,13 +27,6 @@ async function warehouseCall<T>(target: OpenedInstance, work: (w: Warehouse) => 
   }
 }
 
-/** A fresh temporary file path in the data directory; removed by the caller. */
-export async function tempFile(deps: ServiceDeps, suffix: string): Promise<string> {
-  const dir = join(deps.dataDir, 'tmp');
-  await mkdir(dir, { recursive: true });
-  return join(dir, `${randomUUID()}${suffix}`);
-}
-
 export async function listTables(deps: ServiceDeps, p: Principal, ref: InstanceRef): Promise<TableInfo[]> {
   const target = await openInstance(deps, p, ref, 'viewer');
   return warehouseCall(target, (w) => w.listTables());
@@ -52,7 +45,7 @@ export async function tableDdl(deps: ServiceDeps, p: Principal, ref: InstanceRef
 /** Imports an uploaded CSV or Parquet file into a table (all or nothing) and audits it with the file's hash. */
 export async function importTable(deps: ServiceDeps, p: Principal, ref: InstanceRef, table: string, format: TableFormat, mode: TableImportMode, body: Readable) {
   const target = await openInstance(deps, p, ref, 'editor');
-  const file = await tempFile(deps, `.${format}`);
+  const file = await scratchFile(deps.dataDir, `.${format}`);
   try {
     const { sha256, size } = await writeStreamToFile(body, file, deps.maxUploadBytes, `the file is larger than the upload limit of ${deps.maxUploadBytes} bytes (HANDOUT_MAX_UPLOAD_BYTES)`).catch((err) => {
       throw err instanceof TooLargeError ? new HandoutError('invalid_input', err.message) : err;
@@ -75,7 +68,7 @@ export async function importTable(deps: ServiceDeps, p: Principal, ref: Instance
 /** Exports a table of the current state to a temporary file; the caller streams it and calls `done`. */
 export async function exportCurrentTable(deps: ServiceDeps, p: Principal, ref: InstanceRef, table: string, format: TableFormat) {
   const target = await openInstance(deps, p, ref, 'viewer');
-  const file = await tempFile(deps, `.${format}`);
+  const file = await scratchFile(deps.dataDir, `.${format}`);
   try {
     const rows = await warehouseCall(target, (w) => w.exportFile(table, file, format));
     const sha256 = await sha256OfFile(file);

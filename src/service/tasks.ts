@@ -1,4 +1,4 @@
-import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionDescription } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import type { TaskListQuery, TaskStarted, TaskStatus, TaskView } from '../domain';
 import { appendAuditEvent } from '../store/catalog/audit-log';
@@ -73,6 +73,22 @@ function failureMessage(err: unknown): string {
   return message;
 }
 
+/** Task kinds whose workflow answers the progress query. */
+const PROGRESS_KINDS = new Set(['snapshot.create', 'snapshot.restore']);
+
+/** Asks a running workflow how far it is; a worker that does not answer quickly costs only the progress line. */
+async function queryProgress(handle: WorkflowHandle): Promise<TaskView['progress']> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), 2000);
+  });
+  try {
+    return await Promise.race([handle.query<TaskView['progress']>('progress').catch(() => null), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<TaskView> {
   const base: TaskView = {
     task_id: row.id,
@@ -97,6 +113,7 @@ async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<
     throw new HandoutError('unavailable', `cannot read the task from Temporal: ${(err as Error).message}`, { cause: err });
   }
   const view: TaskView = { ...base, status: statusOf(desc), started_at: desc.startTime.toISOString(), finished_at: desc.closeTime?.toISOString() ?? null };
+  if (view.status === 'RUNNING' && PROGRESS_KINDS.has(row.kind)) view.progress = await queryProgress(handle);
   if (view.status === 'COMPLETED') view.result = (await handle.result()) ?? null;
   if (view.status === 'FAILED' || view.status === 'CANCELLED') {
     try {

@@ -1,7 +1,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-// Where an instance's current state lives on disk: <data>/instances/<instance id>/{files/, warehouse.duckdb}.
+// Where an instance's current state lives on disk: <data>/instances/<instance id>/{files/, warehouse.duckdb, stat-cache.json}.
 // Keyed by the immutable instance id, never by user-supplied text, so no slug can escape the data directory.
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -10,12 +10,14 @@ export interface InstancePaths {
   root: string;
   files: string;
   warehouse: string;
+  /** The snapshot stat cache: beside the files tree, never inside it, so it is not part of any snapshot. */
+  statCache: string;
 }
 
 export function instancePaths(dataDir: string, instanceId: string): InstancePaths {
   if (!UUID.test(instanceId)) throw new Error(`not an instance id: ${instanceId}`);
   const root = join(dataDir, 'instances', instanceId);
-  return { root, files: join(root, 'files'), warehouse: join(root, 'warehouse.duckdb') };
+  return { root, files: join(root, 'files'), warehouse: join(root, 'warehouse.duckdb'), statCache: join(root, 'stat-cache.json') };
 }
 
 /** Creates the files tree and the warehouse database file. Safe to repeat: both steps keep what exists. */

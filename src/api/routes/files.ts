@@ -5,27 +5,28 @@ import { CURRENT_STATE } from '../../domain/snapshots';
 import type { ServiceDeps } from '../../service/deps';
 import { invalidInput } from '../../service/errors';
 import * as files from '../../service/files';
+import * as contents from '../../service/snapshot-contents';
 import type { HandoutApp } from '../server';
 import { INSTANCE_PREFIX, InstanceParams, refOf, SnapshotQuery } from './instance-params';
 
 const PathQuery = z.object({ path: z.string().default('/files') });
 const ListQuery = PathQuery.merge(SnapshotQuery).extend({ recursive: z.enum(['true', 'false']).default('false') });
 
-function currentStateOnly(snapshot: string): void {
-  if (snapshot !== CURRENT_STATE) throw invalidInput(`reading snapshot "${snapshot}" is not available yet; use -p development`);
-}
-
 export function registerFileRoutes(app: HandoutApp, deps: ServiceDeps): void {
   // Uploads arrive as a raw stream: the service meters and stores it without buffering it in memory.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
   app.get(`${INSTANCE_PREFIX}/files`, { schema: { tags: ['files'], params: InstanceParams, querystring: ListQuery, response: { 200: z.array(FileEntry) } } }, (req) => {
-    currentStateOnly(req.query.snapshot);
-    return files.listCurrentFiles(deps, req.principal, refOf(req.params), req.query.path, req.query.recursive === 'true');
+    const recursive = req.query.recursive === 'true';
+    return req.query.snapshot === CURRENT_STATE
+      ? files.listCurrentFiles(deps, req.principal, refOf(req.params), req.query.path, recursive)
+      : contents.listSnapshotFiles(deps, req.principal, refOf(req.params), req.query.snapshot, req.query.path, recursive);
   });
   app.get(`${INSTANCE_PREFIX}/files/content`, { schema: { tags: ['files'], params: InstanceParams, querystring: PathQuery.merge(SnapshotQuery) } }, async (req, reply) => {
-    currentStateOnly(req.query.snapshot);
-    const { stream, size } = await files.readCurrentFile(deps, req.principal, refOf(req.params), req.query.path);
+    const { stream, size } =
+      req.query.snapshot === CURRENT_STATE
+        ? await files.readCurrentFile(deps, req.principal, refOf(req.params), req.query.path)
+        : await contents.readSnapshotFile(deps, req.principal, refOf(req.params), req.query.snapshot, req.query.path);
     return reply.header('content-type', 'application/octet-stream').header('content-length', size).send(stream);
   });
   app.put(

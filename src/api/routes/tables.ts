@@ -4,20 +4,18 @@ import { CURRENT_STATE } from '../../domain/snapshots';
 import { ColumnInfo, TableFormat, TableImportMode, TableInfo } from '../../domain/tables';
 import type { ServiceDeps } from '../../service/deps';
 import { invalidInput } from '../../service/errors';
+import * as contents from '../../service/snapshot-contents';
 import * as tables from '../../service/tables';
 import type { HandoutApp } from '../server';
 import { INSTANCE_PREFIX, InstanceParams, refOf, SnapshotQuery } from './instance-params';
 
 const TableParams = InstanceParams.extend({ table: z.string() });
 
-function currentStateOnly(snapshot: string): void {
-  if (snapshot !== CURRENT_STATE) throw invalidInput(`reading snapshot "${snapshot}" is not available yet; use -p development`);
-}
-
 export function registerTableRoutes(app: HandoutApp, deps: ServiceDeps): void {
   app.get(`${INSTANCE_PREFIX}/tables`, { schema: { tags: ['tables'], params: InstanceParams, querystring: SnapshotQuery, response: { 200: z.array(TableInfo) } } }, (req) => {
-    currentStateOnly(req.query.snapshot);
-    return tables.listTables(deps, req.principal, refOf(req.params));
+    return req.query.snapshot === CURRENT_STATE
+      ? tables.listTables(deps, req.principal, refOf(req.params))
+      : contents.listSnapshotTables(deps, req.principal, refOf(req.params), req.query.snapshot);
   });
   app.get(`${INSTANCE_PREFIX}/tables/:table/columns`, { schema: { tags: ['tables'], params: TableParams, response: { 200: z.array(ColumnInfo) } } }, (req) =>
     tables.tableColumns(deps, req.principal, refOf(req.params), req.params.table),
@@ -47,8 +45,10 @@ export function registerTableRoutes(app: HandoutApp, deps: ServiceDeps): void {
     `${INSTANCE_PREFIX}/tables/:table/export`,
     { schema: { tags: ['tables'], params: TableParams, querystring: SnapshotQuery.extend({ format: TableFormat }) } },
     async (req, reply) => {
-      currentStateOnly(req.query.snapshot);
-      const exported = await tables.exportCurrentTable(deps, req.principal, refOf(req.params), req.params.table, req.query.format);
+      const exported =
+        req.query.snapshot === CURRENT_STATE
+          ? await tables.exportCurrentTable(deps, req.principal, refOf(req.params), req.params.table, req.query.format)
+          : await contents.exportSnapshotTable(deps, req.principal, refOf(req.params), req.query.snapshot, req.params.table, req.query.format);
       exported.stream.once('close', () => void exported.done());
       return reply.header('content-type', 'application/octet-stream').header('content-length', exported.size).send(exported.stream);
     },

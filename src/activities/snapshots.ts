@@ -1,0 +1,165 @@
+import { rm } from 'node:fs/promises';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { AppConfig } from '../domain/apps';
+import type { SnapshotKind, SnapshotTable } from '../domain/snapshots';
+import { appendAuditEvent } from '../store/catalog/audit-log';
+import { appConfigOf, listApps } from '../store/catalog/apps';
+import type { CatalogDb } from '../store/catalog/db';
+import { insertSnapshot } from '../store/catalog/snapshots';
+import { blobStoreOf } from '../store/blobs';
+import { instancePaths } from '../store/instance-storage';
+import { scratchFile } from '../store/scratch';
+import { writeSnapshotObject } from '../store/snapshot-objects';
+import { StatCache } from '../store/stat-cache';
+import { snapshotTree } from '../store/tree/snapshot';
+import { withWarehouse } from '../store/warehouse';
+import type { ActivityDeps } from './deps';
+import { diskFullAsFailure } from './disk-full';
+
+export interface CapturedFiles {
+  rootTree: string;
+  files: number;
+  bytes: number;
+  hashedFiles: number;
+  reusedFiles: number;
+  /** Special files left out (sockets, FIFOs, devices), at most the first 100. */
+  skipped: { path: string; reason: string }[];
+}
+
+export interface SnapshotToCommit {
+  snapshotId: string;
+  instanceId: string;
+  name: string;
+  description: string;
+  kind: SnapshotKind;
+  /** Workflow time of the snapshot, so a retried commit writes the same object bytes. */
+  createdAt: string;
+  createdBy: string;
+  taskId: string;
+  actor: string;
+  subject: string;
+  files: CapturedFiles;
+  tables: SnapshotTable[];
+  apps: AppConfig[];
+}
+
+export interface CommittedSnapshot {
+  snapshot_id: string;
+  name: string;
+  object_sha256: string;
+  files: number;
+  bytes: number;
+  tables: number;
+  apps: number;
+}
+
+/** Capturing an instance's state into blobs, and committing it as a visible snapshot. */
+export function createSnapshotActivities({ catalog, dataDir }: ActivityDeps) {
+  return {
+    /**
+     * Stores the files tree as blobs and tree objects. Retry-safe: blobs are write-once, and the stat
+     * cache (saved as it goes) lets a retry after a killed worker skip every file already hashed.
+     */
+    async captureFiles(instanceId: string): Promise<CapturedFiles> {
+      const ctx = Context.current();
+      const paths = instancePaths(dataDir, instanceId);
+      const blobs = await blobStoreOf(dataDir);
+      const cache = await StatCache.open(paths.statCache);
+      const result = await diskFullAsFailure(() =>
+        snapshotTree(paths.files, blobs, cache, { signal: ctx.cancellationSignal, onProgress: (progress) => ctx.heartbeat(progress) }),
+      );
+      await cache.save();
+      await blobs.flush();
+      // The blob list stays out of the result: it can be tens of thousands of ids, too big for workflow history.
+      return {
+        rootTree: result.rootTree,
+        files: result.files,
+        bytes: result.bytes,
+        hashedFiles: result.hashedFiles,
+        reusedFiles: result.reusedFiles,
+        skipped: result.skipped.slice(0, 100),
+      };
+    },
+
+    /** Stores each table as a Parquet blob with its schema and row count. Retry-safe: same table, same blob. */
+    async captureTables(instanceId: string): Promise<SnapshotTable[]> {
+      const ctx = Context.current();
+      const blobs = await blobStoreOf(dataDir);
+      return diskFullAsFailure(() =>
+        withWarehouse(instancePaths(dataDir, instanceId).warehouse, async (warehouse) => {
+          const captured: SnapshotTable[] = [];
+          for (const table of await warehouse.listTables()) {
+            const file = await scratchFile(dataDir, '.parquet');
+            try {
+              const entry = await warehouse.exportTableToParquet(table.name, file);
+              const blob = await blobs.putFile(file);
+              captured.push({ ...entry, blob: blob.sha256 });
+            } finally {
+              await rm(file, { force: true });
+            }
+            ctx.heartbeat({ tables: captured.length });
+          }
+          await blobs.flush();
+          return captured;
+        }),
+      );
+    },
+
+    /** The app configs of the current state. Retry-safe: only reads. */
+    async captureApps(instanceId: string): Promise<AppConfig[]> {
+      return (await listApps(catalog.db, instanceId)).map(appConfigOf);
+    },
+
+    /**
+     * Writes the snapshot object and inserts the catalog row with its audit event in one transaction:
+     * before this, nothing of the snapshot is visible. Retry-safe: the row is keyed by the task's
+     * snapshot id and the object bytes are deterministic; a name taken by another snapshot fails for good.
+     */
+    async commitSnapshot(input: SnapshotToCommit): Promise<CommittedSnapshot> {
+      const blobs = await blobStoreOf(dataDir);
+      const objectSha = await diskFullAsFailure(() =>
+        writeSnapshotObject(blobs, {
+          version: 1,
+          instance_id: input.instanceId,
+          name: input.name,
+          created_at: input.createdAt,
+          files_tree: input.files.rootTree,
+          tables: input.tables,
+          apps: input.apps,
+        }),
+      );
+      await blobs.flush();
+      const row = await catalog.db.transaction(async (txRaw) => {
+        const tx = txRaw as unknown as CatalogDb;
+        const inserted = await insertSnapshot(tx, {
+          id: input.snapshotId,
+          instanceId: input.instanceId,
+          name: input.name,
+          description: input.description,
+          kind: input.kind,
+          objectSha256: objectSha,
+          filesTree: input.files.rootTree,
+          fileCount: input.files.files,
+          byteCount: input.files.bytes,
+          tableCount: input.tables.length,
+          appCount: input.apps.length,
+          taskId: input.taskId,
+          createdBy: input.createdBy,
+          createdAt: new Date(input.createdAt),
+        });
+        if (!inserted) throw ApplicationFailure.nonRetryable(`a snapshot named "${input.name}" already exists in this instance`, 'Conflict');
+        await appendAuditEvent(tx, {
+          event_key: `${input.taskId}/snapshot.created/${input.snapshotId}`,
+          actor: input.actor,
+          action: 'snapshot.created',
+          subject: input.subject,
+          details: { snapshot: input.name, kind: input.kind, files: input.files.files, bytes: input.files.bytes, tables: input.tables.map((t) => t.name), apps: input.apps.map((a) => a.slug) },
+          content_hashes: { snapshot: objectSha, files_tree: input.files.rootTree, ...Object.fromEntries(input.tables.map((t) => [`table:${t.name}`, t.blob])) },
+          task_id: input.taskId,
+        });
+        return inserted;
+      });
+      return { snapshot_id: row.id, name: row.name, object_sha256: row.objectSha256, files: row.fileCount, bytes: row.byteCount, tables: row.tableCount, apps: row.appCount };
+    },
+  };
+}
