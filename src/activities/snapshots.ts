@@ -51,6 +51,9 @@ export interface CommittedSnapshot {
   bytes: number;
   tables: number;
   apps: number;
+  /** Files read and hashed this time; the others were unchanged and reused from the stat cache. */
+  hashed_files: number;
+  reused_files: number;
 }
 
 /** Capturing an instance's state into blobs, and committing it as a visible snapshot. */
@@ -159,7 +162,17 @@ export function createSnapshotActivities({ catalog, dataDir }: ActivityDeps) {
         });
         return inserted;
       });
-      return { snapshot_id: row.id, name: row.name, object_sha256: row.objectSha256, files: row.fileCount, bytes: row.byteCount, tables: row.tableCount, apps: row.appCount };
+      return {
+        snapshot_id: row.id,
+        name: row.name,
+        object_sha256: row.objectSha256,
+        files: row.fileCount,
+        bytes: row.byteCount,
+        tables: row.tableCount,
+        apps: row.appCount,
+        hashed_files: input.files.hashedFiles,
+        reused_files: input.files.reusedFiles,
+      };
     },
   };
 }

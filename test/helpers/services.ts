@@ -8,7 +8,7 @@ export interface TestStack extends Stack {
   dataDir: string;
   adminKey: string;
   /** Calls the API in-process (fastify inject) as the holder of `key`. */
-  call<T = unknown>(method: 'GET' | 'POST', url: string, opts?: { key?: string | null; body?: unknown }): Promise<{ status: number; body: T }>;
+  call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', url: string, opts?: { key?: string | null; body?: unknown }): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
 }
 
@@ -34,7 +34,7 @@ export async function startTestStack(name: string, env: NodeJS.ProcessEnv = {}):
     ...stack,
     dataDir,
     adminKey,
-    async call<T>(method: 'GET' | 'POST', url: string, opts: { key?: string | null; body?: unknown } = {}) {
+    async call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, opts: { key?: string | null; body?: unknown } = {}) {
       const key = opts.key === undefined ? adminKey : opts.key;
       const response = await stack.api.inject({
         method,

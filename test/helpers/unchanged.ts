@@ -1,21 +1,41 @@
-import { readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { asc } from 'drizzle-orm';
 import type { Catalog } from '../../src/store/catalog/db';
-import { apiKeys, auditEvents, instances, orgs, roleGrants, spaces, tasks, users } from '../../src/store/catalog/schema';
+import { apiKeys, apps, auditEvents, instances, orgs, roleGrants, snapshots, spaces, tasks, users } from '../../src/store/catalog/schema';
+
+/** Every file, folder and link below `dir`, with the sha256 of each file's bytes. */
+export function treeListing(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (abs: string, rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(abs).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const childAbs = join(abs, name);
+      const childRel = rel ? `${rel}/${name}` : name;
+      const info = lstatSync(childAbs);
+      if (info.isSymbolicLink()) out[childRel] = `link → ${readlinkSync(childAbs)}`;
+      else if (info.isDirectory()) {
+        out[childRel] = 'dir';
+        walk(childAbs, childRel);
+      } else out[childRel] = createHash('sha256').update(readFileSync(childAbs)).digest('hex');
+    }
+  };
+  walk(dir, '');
+  return out;
+}
 
 /**
- * Everything a bad request could have changed: every catalog row and the instance directories.
- * Compare a snapshot taken before with one taken after to prove "nothing changed".
+ * Everything a bad request could have changed: every catalog row and every instance's state on disk
+ * (files trees and warehouse bytes). Compare a snapshot taken before with one taken after.
  */
 export async function stateSnapshot(catalog: Catalog, dataDir: string): Promise<Record<string, unknown>> {
   const db = catalog.db;
-  let instanceDirs: string[] = [];
-  try {
-    instanceDirs = readdirSync(join(dataDir, 'instances')).sort();
-  } catch {
-    instanceDirs = [];
-  }
   return {
     orgs: await db.select().from(orgs).orderBy(asc(orgs.id)),
     spaces: await db.select().from(spaces).orderBy(asc(spaces.id)),
@@ -25,6 +45,8 @@ export async function stateSnapshot(catalog: Catalog, dataDir: string): Promise<
     roleGrants: await db.select().from(roleGrants).orderBy(asc(roleGrants.id)),
     tasks: await db.select().from(tasks).orderBy(asc(tasks.id)),
     auditEvents: await db.select().from(auditEvents).orderBy(asc(auditEvents.seq)),
-    instanceDirs,
+    apps: await db.select().from(apps).orderBy(asc(apps.id)),
+    snapshots: await db.select().from(snapshots).orderBy(asc(snapshots.id)),
+    instanceStates: treeListing(join(dataDir, 'instances')),
   };
 }

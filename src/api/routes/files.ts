@@ -31,7 +31,8 @@ export function registerFileRoutes(app: HandoutApp, deps: ServiceDeps): void {
   });
   app.put(
     `${INSTANCE_PREFIX}/files/content`,
-    { schema: { tags: ['files'], params: InstanceParams, querystring: PathQuery, response: { 201: z.object({ path: z.string(), sha256: z.string(), size: z.number() }) } } },
+    // Strict: a write names no snapshot (snapshots are immutable), so `?snapshot=` here is an error, not ignored.
+    { schema: { tags: ['files'], params: InstanceParams, querystring: PathQuery.strict(), response: { 201: z.object({ path: z.string(), sha256: z.string(), size: z.number() }) } } },
     async (req, reply) => {
       if (!req.headers['content-type']?.startsWith('application/octet-stream')) throw invalidInput('send the file as Content-Type: application/octet-stream');
       return reply.status(201).send(await files.putFile(deps, req.principal, refOf(req.params), req.query.path, req.body as Readable));
@@ -40,7 +41,7 @@ export function registerFileRoutes(app: HandoutApp, deps: ServiceDeps): void {
   app.post(`${INSTANCE_PREFIX}/files/folders`, { schema: { tags: ['files'], params: InstanceParams, body: z.object({ path: z.string() }).strict(), response: { 201: z.object({ path: z.string() }) } } }, async (req, reply) =>
     reply.status(201).send(await files.makeFolder(deps, req.principal, refOf(req.params), req.body.path)),
   );
-  app.delete(`${INSTANCE_PREFIX}/files`, { schema: { tags: ['files'], params: InstanceParams, querystring: z.object({ path: z.string() }), response: { 200: FileEntry } } }, (req) =>
+  app.delete(`${INSTANCE_PREFIX}/files`, { schema: { tags: ['files'], params: InstanceParams, querystring: z.object({ path: z.string() }).strict(), response: { 200: FileEntry } } }, (req) =>
     files.removeFile(deps, req.principal, refOf(req.params), req.query.path),
   );
 }

@@ -32,7 +32,7 @@ export function registerTableRoutes(app: HandoutApp, deps: ServiceDeps): void {
       schema: {
         tags: ['tables'],
         params: TableParams,
-        querystring: z.object({ format: TableFormat, mode: TableImportMode.default('create') }),
+        querystring: z.object({ format: TableFormat, mode: TableImportMode.default('create') }).strict(),
         response: { 201: z.object({ table: z.string(), rows: z.number(), sha256: z.string() }) },
       },
     },

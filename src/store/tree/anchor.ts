@@ -36,6 +36,14 @@ export function changedError(rel: string, what = 'was replaced', cause?: unknown
   return new FileTreeError('conflict', `/${rel} ${what} while Handout was working on it; try again`, { cause });
 }
 
+// What a concurrent change in the tree makes a file system call fail with.
+const RACE_CODES = new Set(['EEXIST', 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'ELOOP']);
+
+/** Turns an error a concurrent change explains into a `conflict` about `rel`; anything else is returned as is. */
+export function asConflict(err: unknown, rel: string): unknown {
+  return RACE_CODES.has(code(err) ?? '') ? changedError(rel, 'changed', err) : err;
+}
+
 /** One open directory; `child(name)` names an entry of exactly this directory. */
 export class OpenDir {
   constructor(

@@ -46,22 +46,26 @@ export class TaskPool {
   }
 }
 
-/** Maps `items` with at most `limit` calls in flight (for cheap metadata calls inside one directory). */
+/**
+ * Maps `items` with at most `limit` calls in flight. On a failure it starts no more calls but waits for
+ * those in flight before rejecting: they may still use a directory descriptor the caller closes next.
+ */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const i = next++;
       try {
         results[i] = await fn(items[i]!, i);
-      } catch (err) {
-        next = items.length; // the first failure stops the other workers too
-        throw err;
+      } catch (error) {
+        failure ??= { error };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
   return results;
 }
 

@@ -3,7 +3,7 @@ import { constants, createReadStream } from 'node:fs';
 import { copyFile, lstat, mkdir, open, readdir, rename, symlink, unlink } from 'node:fs/promises';
 import { MaterializeStrategy, type DirEntry, type FileEntry, type MaterializeResult, type SymlinkEntry, type TreeEntry } from '../../domain/trees';
 import type { BlobStore } from '../blob-store';
-import { identityOf, removeEntry, reopenPath, TreeAnchor, type Identity, type OpenDir } from './anchor';
+import { asConflict, identityOf, removeEntry, reopenPath, TreeAnchor, type Identity, type OpenDir } from './anchor';
 import { abortError, FileTreeError } from './errors';
 import { mapLimit, TaskPool, throttled } from './limit';
 import { parseRelPath, readTree, resolveChain } from './read';
@@ -141,6 +141,8 @@ class Materializer {
       await mkdir(dir.child(entry.name), 0o700);
       this.result.dirsCreated++;
       return { id: identityOf(await lstat(dir.child(entry.name), { bigint: true })), created: true };
+    } catch (err) {
+      throw asConflict(err, dir.relOf(entry.name));
     } finally {
       await dir.close();
     }
@@ -177,6 +179,14 @@ class Materializer {
 
   /** Puts one entry in place; a folder is only created here and filled later (listed in `subdirs`). */
   private async applyEntry(dir: OpenDir, entry: TreeEntry, present: boolean, subdirs: Subdir[]): Promise<void> {
+    try {
+      await this.putEntry(dir, entry, present, subdirs);
+    } catch (err) {
+      throw asConflict(err, dir.relOf(entry.name));
+    }
+  }
+
+  private async putEntry(dir: OpenDir, entry: TreeEntry, present: boolean, subdirs: Subdir[]): Promise<void> {
     const existing = present ? await lstat(dir.child(entry.name), { bigint: true }).catch(() => undefined) : undefined;
     if (entry.type === 'dir' && existing?.isDirectory()) {
       // A folder that exists keeps its mode under ignore_existing; we may still add new entries to it.
@@ -216,7 +226,7 @@ class Materializer {
         if (temp && Date.now() - temp.mtimeMs > STALE_TEMP_MS) await unlink(dir.child(name)).catch(() => undefined);
         continue; // a fresh one belongs to a run still going on
       }
-      if (mirror) await this.remove(dir, raw);
+      if (mirror) await this.remove(dir, raw).catch((err) => Promise.reject(asConflict(err, dir.relOf(name))));
     }
     return present;
   }

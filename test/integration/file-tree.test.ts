@@ -1,0 +1,480 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rename, rm, symlink, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeTree, type TreeEntry } from '../../src/domain/trees';
+import { createLocalBlobStore, type BlobStore } from '../../src/store/blob-store';
+import { listDir, markReachable, materializeTree, readTree, resolvePath, snapshotTree, sweepBlobs } from '../../src/store/file-tree';
+import { StatCache } from '../../src/store/stat-cache';
+
+const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+let scratch: string;
+let blobs: BlobStore;
+let n = 0;
+
+/** A new empty folder in the scratch area. */
+function freshDir(label: string): string {
+  const path = join(scratch, `${label}-${n++}`);
+  mkdirSync(path, { recursive: true });
+  return path;
+}
+
+/** Writes files (string content), symlinks ({ link }) and empty folders ({ dir }) under `root`. */
+function build(root: string, spec: Record<string, string | { link: string } | { dir: true } | { content: string; mode: number }>): void {
+  for (const [rel, what] of Object.entries(spec)) {
+    const path = join(root, rel);
+    mkdirSync(join(path, '..'), { recursive: true });
+    if (typeof what === 'string') writeFileSync(path, what);
+    else if ('link' in what) symlinkSync(what.link, path);
+    else if ('dir' in what) mkdirSync(path, { recursive: true });
+    else {
+      writeFileSync(path, what.content);
+      chmodSync(path, what.mode);
+    }
+  }
+}
+
+/** What a user sees in a folder: every path with its type, permission bits and content hash or link target. */
+function describe_(root: string, rel = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(join(root, rel)).sort()) {
+    const path = join(root, rel, name);
+    const key = rel ? `${rel}/${name}` : name;
+    const st = lstatSync(path);
+    const mode = (st.mode & 0o777).toString(8);
+    if (st.isSymbolicLink()) out[key] = `link ${readlinkSync(path)}`;
+    else if (st.isDirectory()) {
+      out[key] = `dir ${mode}`;
+      Object.assign(out, describe_(root, key));
+    } else out[key] = `file ${mode} ${sha(readFileSync(path))}`;
+  }
+  return out;
+}
+
+async function openCache(label: string): Promise<StatCache> {
+  return StatCache.open(join(scratch, 'caches', `${label}.json`));
+}
+
+beforeAll(async () => {
+  process.umask(0o022); // expected modes below assume it
+  scratch = await mkdtemp(join(tmpdir(), 'handout-tree-'));
+  blobs = await createLocalBlobStore(join(scratch, 'blobs'));
+});
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+describe('snapshot and materialize', () => {
+  it('round-trips bytes, permission bits, empty folders and symlinks; mirror undoes later changes', async () => {
+    const src = freshDir('src');
+    build(src, {
+      'README.md': '# course\n',
+      'data/x.csv': 'a,b\n1,2\n',
+      'data/big.bin': 'z'.repeat(3 << 20),
+      'bin/run.sh': { content: '#!/bin/sh\necho hi\n', mode: 0o755 },
+      'secret.txt': { content: 'only me', mode: 0o600 },
+      'empty': { dir: true },
+      'data/latest': { link: 'x.csv' },
+      'dangling': { link: '../nowhere/at/all' },
+    });
+    chmodSync(join(src, 'bin'), 0o750);
+    const expected = describe_(src);
+    const snap = await snapshotTree(src, blobs, null, {});
+    expect(snap).toMatchObject({ files: 5, dirs: 3, symlinks: 2, bytes: 9 + 8 + (3 << 20) + 18 + 7, hashedFiles: 5, reusedFiles: 0, skipped: [] });
+
+    writeFileSync(join(src, 'data/x.csv'), 'changed');
+    rmSync(join(src, 'bin'), { recursive: true });
+    writeFileSync(join(src, 'new-file.txt'), 'added later');
+    rmSync(join(src, 'data/latest'));
+    writeFileSync(join(src, 'data/latest'), 'a file where a link was');
+    const result = await materializeTree(blobs, snap.rootTree, src, { strategy: 'mirror' });
+    expect(describe_(src)).toEqual(expected);
+    expect(result).toMatchObject({ removed: 1 });
+
+    const elsewhere = freshDir('restore');
+    await materializeTree(blobs, snap.rootTree, elsewhere, { strategy: 'overwrite' });
+    expect(describe_(elsewhere)).toEqual(expected);
+  });
+
+  it('stores identical content once, and the same tree anywhere gets the same root id', async () => {
+    const a = freshDir('dedup');
+    build(a, { 'one.txt': 'same', 'two.txt': 'same', 'sub/three.txt': 'same', 'sub/other.txt': 'other' });
+    const snap = await snapshotTree(a, blobs, null, {});
+    const fileBlobs = snap.blobs.filter((b) => b === sha('same') || b === sha('other'));
+    expect(fileBlobs.sort()).toEqual([sha('same'), sha('other')].sort());
+    expect(snap.blobs).toHaveLength(4); // two file blobs, the root tree, the sub tree
+
+    const b = freshDir('dedup-copy');
+    build(b, { 'sub/other.txt': 'other', 'two.txt': 'same', 'sub/three.txt': 'same', 'one.txt': 'same' });
+    utimesSync(join(b, 'one.txt'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    expect((await snapshotTree(b, blobs, null, {})).rootTree).toBe(snap.rootTree);
+  });
+
+  it('writes tree objects as canonical JSON sorted by UTF-8 bytes, not UTF-16 units', async () => {
+    const src = freshDir('order');
+    // U+FF5E sorts before U+1F600 in UTF-8 (EF… < F0…) but after it in UTF-16 (FF5E > D83D).
+    build(src, { '\u{1F600}.txt': '1', '\uFF5E.txt': '2', 'B': '3', 'a': '4', 'é': '5' });
+    const snap = await snapshotTree(src, blobs, null, {});
+    const entries = await readTree(blobs, snap.rootTree);
+    expect(entries.map((e) => e.name)).toEqual(['B', 'a', 'é', '\uFF5E.txt', '\u{1F600}.txt']);
+    const bytes = (await blobs.readBytes(snap.rootTree)).toString('utf8');
+    expect(bytes).toBe(encodeTree(entries));
+    expect(bytes).toMatch(/^\{"entries":\[\{"mode":\d+,"name":"B","sha256":"[0-9a-f]{64}","size":1,"type":"file"\},/);
+  });
+
+  it('resolves and lists paths, never through a symlink, and rejects paths that climb out', async () => {
+    const src = freshDir('resolve');
+    build(src, { 'data/x.csv': 'x', 'data/inner/y.txt': 'y', 'link': { link: 'data' } });
+    const { rootTree } = await snapshotTree(src, blobs, null, {});
+    expect(await resolvePath(blobs, rootTree, 'data/x.csv')).toMatchObject({ name: 'x.csv', type: 'file', size: 1, sha256: sha('x') });
+    expect(await resolvePath(blobs, rootTree, '')).toMatchObject({ type: 'dir', sha256: rootTree });
+    expect(await resolvePath(blobs, rootTree, '/data/inner/')).toMatchObject({ name: 'inner', type: 'dir', size: 1 });
+    expect(await resolvePath(blobs, rootTree, 'data/missing')).toBeUndefined();
+    expect(await resolvePath(blobs, rootTree, 'link/x.csv')).toBeUndefined();
+    expect(await resolvePath(blobs, rootTree, 'link')).toMatchObject({ type: 'symlink', target: 'data' });
+    expect((await listDir(blobs, rootTree, 'data')).map((e: TreeEntry) => e.name)).toEqual(['inner', 'x.csv']);
+    await expect(listDir(blobs, rootTree, 'data/x.csv')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(resolvePath(blobs, rootTree, 'data/../../etc')).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('skips FIFOs and names that are not UTF-8, with a note, and never blocks on a FIFO', async () => {
+    const src = freshDir('special');
+    build(src, { 'ok.txt': 'fine' });
+    expect(spawnSync('mkfifo', [join(src, 'pipe')]).status).toBe(0);
+    writeFileSync(Buffer.concat([Buffer.from(`${src}/`), Buffer.from([0x66, 0xff, 0x6f])]), 'latin-1 name');
+    const snap = await snapshotTree(src, blobs, null, {});
+    expect(snap.files).toBe(1);
+    expect(snap.skipped).toEqual(
+      expect.arrayContaining([
+        { path: 'pipe', reason: 'a FIFO cannot be part of a snapshot' },
+        { path: expect.stringMatching(/^f.o$/), reason: 'its name is not valid UTF-8' },
+      ]),
+    );
+  });
+});
+
+describe('the stat cache', () => {
+  it('lets a second snapshot read no file, but re-hashes a file replaced with the same size and mtime', async () => {
+    const src = freshDir('cached');
+    build(src, { 'a.txt': 'alpha', 'b.txt': 'bravo', 'sub/c.txt': 'charlie' });
+    const past = new Date(Date.now() - 60_000);
+    for (const f of ['a.txt', 'b.txt', 'sub/c.txt']) utimesSync(join(src, f), past, past);
+    const cache = await openCache('cached');
+    const first = await snapshotTree(src, blobs, cache, {});
+    expect(first).toMatchObject({ hashedFiles: 3, reusedFiles: 0 });
+
+    const second = await snapshotTree(src, blobs, await openCache('cached'), {});
+    expect(second).toMatchObject({ hashedFiles: 0, reusedFiles: 3, rootTree: first.rootTree });
+
+    // Same size, same mtime, different bytes: only the new inode gives it away.
+    const before = statSync(join(src, 'b.txt'));
+    writeFileSync(join(src, 'b.new'), 'BRAVO');
+    renameSync(join(src, 'b.new'), join(src, 'b.txt'));
+    utimesSync(join(src, 'b.txt'), before.atime, before.mtime);
+    expect(statSync(join(src, 'b.txt')).mtimeMs).toBe(before.mtimeMs);
+    const third = await snapshotTree(src, blobs, await openCache('cached'), {});
+    expect(third).toMatchObject({ hashedFiles: 1, reusedFiles: 2 });
+    expect(await resolvePath(blobs, third.rootTree, 'b.txt')).toMatchObject({ sha256: sha('BRAVO') });
+  });
+
+  it('re-hashes a file whose mtime is not before the clock reading of the save that recorded it (racy git)', async () => {
+    const src = freshDir('racy');
+    build(src, { 'settled.txt': 'old', 'racy.txt': 'written in the same tick' });
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(src, 'settled.txt'), past, past);
+    // An mtime at or after the walk's clock reading: the file may still change without its stat changing.
+    const future = new Date(Date.now() + 60_000);
+    utimesSync(join(src, 'racy.txt'), future, future);
+    await snapshotTree(src, blobs, await openCache('racy'), {});
+    const again = await snapshotTree(src, blobs, await openCache('racy'), {});
+    expect(again).toMatchObject({ hashedFiles: 1, reusedFiles: 1 });
+  });
+
+  it('trusts an entry only when the file mtime is strictly before its clock reading, across a save and reload', async () => {
+    const dir = freshDir('boundary');
+    build(dir, { 'f.txt': 'x' });
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(dir, 'f.txt'), past, past);
+    const st = lstatSync(join(dir, 'f.txt'), { bigint: true });
+    const cache = await openCache('boundary');
+    cache.record('same-tick', st, sha('x'), st.mtimeNs);
+    cache.record('tick-before', st, sha('x'), st.mtimeNs + 1n);
+    await cache.save();
+    const reloaded = await openCache('boundary');
+    expect(reloaded.lookup('same-tick', st)).toBeUndefined();
+    expect(reloaded.lookup('tick-before', st)).toBe(sha('x'));
+    expect(reloaded.lookup('tick-before', { ...st, ctimeNs: st.ctimeNs + 1n })).toBeUndefined();
+    expect(reloaded.lastWrittenAtNs).toBeGreaterThanOrEqual(st.mtimeNs);
+    const raw = JSON.parse(readFileSync(join(scratch, 'caches', 'boundary.json'), 'utf8'));
+    expect(raw.entries['tick-before']).toEqual({ ino: String(st.ino), size: '1', mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), sha256: sha('x'), hashedAtNs: String(st.mtimeNs + 1n) });
+  });
+
+  it('starts empty from a corrupt cache file instead of failing', async () => {
+    mkdirSync(join(scratch, 'caches'), { recursive: true });
+    writeFileSync(join(scratch, 'caches', 'corrupt.json'), '{"version":1,"entries":');
+    expect((await openCache('corrupt')).size).toBe(0);
+  });
+});
+
+describe('symlinks are never followed', () => {
+  it('stores a link to /etc/passwd (or to a FIFO) as a link and recreates it as a link', async () => {
+    const src = freshDir('links');
+    const outside = freshDir('outside-fifo');
+    expect(spawnSync('mkfifo', [join(outside, 'fifo')]).status).toBe(0);
+    build(src, { 'passwd': { link: '/etc/passwd' }, 'fifo': { link: join(outside, 'fifo') }, 'up': { link: '../../..' } });
+    // Following the FIFO link would block this test forever.
+    const snap = await snapshotTree(src, blobs, await openCache('links'), {});
+    expect(snap).toMatchObject({ files: 0, symlinks: 3 });
+    expect(await resolvePath(blobs, snap.rootTree, 'passwd')).toMatchObject({ type: 'symlink', target: '/etc/passwd' });
+    expect(await blobs.has(sha(readFileSync('/etc/passwd')))).toBe(false);
+
+    const target = freshDir('links-restored');
+    const result = await materializeTree(blobs, snap.rootTree, target, { strategy: 'overwrite' });
+    expect(result).toMatchObject({ filesWritten: 0, symlinksWritten: 3 });
+    expect(readlinkSync(join(target, 'passwd'))).toBe('/etc/passwd');
+    expect(readlinkSync(join(target, 'up'))).toBe('../../..');
+    expect(lstatSync(join(target, 'fifo')).isSymbolicLink()).toBe(true);
+  });
+
+  it('never writes through a symlink in the target: a linked folder or file is replaced, the outside stays untouched', async () => {
+    const src = freshDir('escape-src');
+    build(src, { 'sub/x.txt': 'tree x', 'sub/deeper/y.txt': 'tree y', 'notes.txt': 'tree notes' });
+    const { rootTree } = await snapshotTree(src, blobs, null, {});
+    const outside = freshDir('outside');
+    build(outside, { 'keep.txt': 'outside content', 'x.txt': 'outside x', 'notes.txt': 'outside notes' });
+    const outsideBefore = describe_(outside);
+
+    for (const [strategy, subPaths] of [['overwrite', undefined], ['mirror', undefined], ['overwrite', ['sub/x.txt']], ['mirror', ['sub']]] as const) {
+      const target = freshDir('escape-target');
+      symlinkSync(outside, join(target, 'sub'));
+      symlinkSync(join(outside, 'notes.txt'), join(target, 'notes.txt'));
+      await materializeTree(blobs, rootTree, target, { strategy, subPaths: subPaths && [...subPaths] });
+      expect(describe_(outside)).toEqual(outsideBefore);
+      expect(lstatSync(join(target, 'sub')).isDirectory()).toBe(true);
+      expect(readFileSync(join(target, 'sub/x.txt'), 'utf8')).toBe('tree x');
+    }
+
+    const keep = freshDir('escape-keep');
+    symlinkSync(outside, join(keep, 'sub'));
+    const kept = await materializeTree(blobs, rootTree, keep, { strategy: 'ignore_existing' });
+    expect(kept).toMatchObject({ keptExisting: 1, filesWritten: 1 });
+    expect(readlinkSync(join(keep, 'sub'))).toBe(outside);
+    expect(describe_(outside)).toEqual(outsideBefore);
+  });
+});
+
+describe('a user racing the walk with symlinks', () => {
+  /** Swaps `dir` for a symlink to `outside` and back, as fast as it can, until stopped. */
+  function attacker(dir: string, outside: string): { stop(): Promise<number> } {
+    let running = true;
+    let swaps = 0;
+    const loop = (async () => {
+      while (running) {
+        try {
+          await rename(dir, `${dir}.real`);
+          await symlink(outside, dir);
+          await new Promise((r) => setImmediate(r));
+          await unlink(dir);
+          await rename(`${dir}.real`, dir);
+          swaps++;
+        } catch {
+          // the walk may hold or change the folder at that moment; keep trying
+        }
+      }
+    })();
+    return { stop: async () => ((running = false), await loop, swaps) };
+  }
+
+  it('a snapshot never records a file from outside, whatever it catches mid-swap', async () => {
+    const outside = freshDir('secret');
+    build(outside, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}.txt`, `secret ${i}`])));
+    const secrets = new Set(Array.from({ length: 20 }, (_, i) => sha(`secret ${i}`)));
+    const src = freshDir('raced');
+    build(src, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`data/f${i}.txt`, `mine ${i}`])));
+    const race = attacker(join(src, 'data'), outside);
+    let refused = 0;
+    try {
+      for (let round = 0; round < 30; round++) {
+        const snap = await snapshotTree(src, blobs, null, { concurrency: 4 }).catch((err) => {
+          expect(err).toMatchObject({ code: 'conflict' });
+          refused++;
+        });
+        if (snap) expect(snap.blobs.filter((b) => secrets.has(b))).toEqual([]);
+      }
+    } finally {
+      expect(await race.stop()).toBeGreaterThan(0);
+    }
+    for (const s of secrets) expect(await blobs.has(s)).toBe(false);
+    expect(refused).toBeLessThan(30);
+  });
+
+  it('a materialize never writes outside the target, whatever it catches mid-swap', async () => {
+    const src = freshDir('race-src');
+    build(src, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`data/f${i}.txt`, `tree ${i}`])));
+    const { rootTree } = await snapshotTree(src, blobs, null, {});
+    const outside = freshDir('race-outside');
+    build(outside, { 'keep.txt': 'untouched' });
+    const target = freshDir('race-target');
+    mkdirSync(join(target, 'data'));
+    const race = attacker(join(target, 'data'), outside);
+    try {
+      for (let round = 0; round < 30; round++) {
+        const strategy = round % 2 ? 'mirror' : 'overwrite';
+        await materializeTree(blobs, rootTree, target, { strategy, concurrency: 4 }).catch((err) => expect(err).toMatchObject({ code: 'conflict' }));
+      }
+    } finally {
+      expect(await race.stop()).toBeGreaterThan(0);
+    }
+    expect(readdirSync(outside)).toEqual(['keep.txt']);
+    expect(readFileSync(join(outside, 'keep.txt'), 'utf8')).toBe('untouched');
+  });
+});
+
+describe('materialize strategies', () => {
+  let rootTree: string;
+  beforeAll(async () => {
+    const src = freshDir('strategies');
+    build(src, { 'data/a.csv': 'tree a', 'data/sub/b.csv': 'tree b', 'other/o.txt': 'tree o', 'top.txt': 'tree top' });
+    ({ rootTree } = await snapshotTree(src, blobs, null, {}));
+  });
+
+  function target(): string {
+    const dir = freshDir('target');
+    build(dir, {
+      'data/a.csv': 'mine a',
+      'data/extra.csv': 'extra in data',
+      'data/sub/extra2.csv': 'extra in data/sub',
+      'data/gone': { dir: true },
+      'other/extra3.txt': 'extra in other',
+      'extra-top.txt': 'extra at the top',
+    });
+    return dir;
+  }
+
+  it('mirror removes extras only inside the selected paths', async () => {
+    const dir = target();
+    const result = await materializeTree(blobs, rootTree, dir, { strategy: 'mirror', subPaths: ['data'] });
+    expect(describe_(dir)).toEqual({
+      'data': 'dir 755',
+      'data/a.csv': `file 644 ${sha('tree a')}`,
+      'data/sub': 'dir 755',
+      'data/sub/b.csv': `file 644 ${sha('tree b')}`,
+      'other': 'dir 755',
+      'other/extra3.txt': `file 644 ${sha('extra in other')}`,
+      'extra-top.txt': `file 644 ${sha('extra at the top')}`,
+    });
+    expect(result).toMatchObject({ filesWritten: 2, removed: 3 });
+  });
+
+  it('overwrite replaces existing files and keeps extras; ignore_existing keeps existing files and adds missing ones', async () => {
+    const over = target();
+    await materializeTree(blobs, rootTree, over, { strategy: 'overwrite', subPaths: ['data/a.csv', 'top.txt'] });
+    expect(readFileSync(join(over, 'data/a.csv'), 'utf8')).toBe('tree a');
+    expect(readFileSync(join(over, 'top.txt'), 'utf8')).toBe('tree top');
+    expect(readFileSync(join(over, 'data/extra.csv'), 'utf8')).toBe('extra in data');
+
+    const keep = target();
+    const result = await materializeTree(blobs, rootTree, keep, { strategy: 'ignore_existing' });
+    expect(readFileSync(join(keep, 'data/a.csv'), 'utf8')).toBe('mine a');
+    expect(readFileSync(join(keep, 'data/sub/b.csv'), 'utf8')).toBe('tree b');
+    expect(readFileSync(join(keep, 'other/o.txt'), 'utf8')).toBe('tree o');
+    expect(result).toMatchObject({ filesWritten: 3, keptExisting: 1, removed: 0 });
+  });
+
+  it('rejects a path that is not in the snapshot, or climbs out, before writing anything', async () => {
+    const dir = target();
+    const before = describe_(dir);
+    await expect(materializeTree(blobs, rootTree, dir, { strategy: 'mirror', subPaths: ['data', 'nope/x'] })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(materializeTree(blobs, rootTree, dir, { strategy: 'overwrite', subPaths: ['../etc'] })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(materializeTree(blobs, rootTree, dir, { strategy: 'merge' as never })).rejects.toMatchObject({ code: 'invalid_input' });
+    expect(describe_(dir)).toEqual(before);
+  });
+});
+
+describe('abort and resume', () => {
+  function manyFiles(count: number): string {
+    const src = freshDir('many');
+    const past = new Date(Date.now() - 60_000);
+    for (let i = 0; i < count; i++) {
+      const path = join(src, `d${i % 10}`, `f${i}.txt`);
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, `file number ${i}\n`.repeat(50));
+      utimesSync(path, past, past);
+    }
+    return src;
+  }
+
+  it('throws an AbortError for an aborted signal, before or during the walk, and writes nothing afterwards', async () => {
+    const src = manyFiles(50);
+    await expect(snapshotTree(src, blobs, null, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    const controller = new AbortController();
+    const walk = snapshotTree(src, blobs, null, {
+      signal: controller.signal,
+      concurrency: 2,
+      onProgress: () => controller.abort(),
+    });
+    await expect(walk).rejects.toMatchObject({ name: 'AbortError' });
+    const target = freshDir('aborted-restore');
+    const { rootTree } = await snapshotTree(src, blobs, null, {});
+    await expect(materializeTree(blobs, rootTree, target, { strategy: 'overwrite', signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('resumes after an abort from the blobs and cache entries saved before it', async () => {
+    const src = manyFiles(400);
+    const controller = new AbortController();
+    let seen = 0;
+    const aborted = snapshotTree(src, blobs, await openCache('resume'), {
+      signal: controller.signal,
+      concurrency: 4,
+      saveCacheEvery: 25,
+      onProgress: (p) => {
+        seen = p.hashed;
+        if (p.hashed >= 150) controller.abort();
+      },
+    });
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toBeGreaterThanOrEqual(150);
+    // A retry in a fresh process: the cache comes back from disk.
+    const resumed = await snapshotTree(src, blobs, await openCache('resume'), {});
+    expect(resumed.files).toBe(400);
+    expect(resumed.reusedFiles).toBeGreaterThanOrEqual(150);
+    expect(resumed.hashedFiles).toBeLessThanOrEqual(250);
+    expect(resumed.rootTree).toBe((await snapshotTree(src, blobs, null, {})).rootTree);
+  });
+});
+
+describe('garbage collection', () => {
+  it('deletes unreachable old blobs, keeps reachable ones and fresh unreachable ones', async () => {
+    const gcBlobs = await createLocalBlobStore(join(scratch, 'gc-blobs'));
+    const src = freshDir('gc');
+    build(src, { 'shared.txt': 'in both', 'data/old.txt': 'only in the old snapshot' });
+    const old = await snapshotTree(src, gcBlobs, null, {});
+    rmSync(join(src, 'data/old.txt'));
+    build(src, { 'data/new.txt': 'only in the new snapshot' });
+    const kept = await snapshotTree(src, gcBlobs, null, {});
+    const twoDaysAgo = new Date(Date.now() - 48 * 3600_000);
+    for await (const blob of gcBlobs.list()) utimesSync(gcBlobs.pathOf(blob.sha256), twoDaysAgo, twoDaysAgo);
+    const inProgress = await gcBlobs.putBytes('a snapshot being written right now');
+    const manifest = await gcBlobs.putBytes('a manifest the catalog points at');
+    utimesSync(gcBlobs.pathOf(manifest.sha256), twoDaysAgo, twoDaysAgo);
+
+    const reachable = await markReachable(gcBlobs, [kept.rootTree], [manifest.sha256]);
+    expect([...reachable].sort()).toEqual([...kept.blobs, manifest.sha256].sort());
+    const swept = await sweepBlobs(gcBlobs, reachable, { graceMs: 3600_000 });
+
+    const onlyOld = old.blobs.filter((b) => !kept.blobs.includes(b));
+    expect(onlyOld.length).toBe(3); // old.txt, the old root tree, the old data tree
+    expect(swept).toMatchObject({ deleted: 3, kept: kept.blobs.length + 2 });
+    for (const b of onlyOld) expect(await gcBlobs.has(b)).toBe(false);
+    for (const b of [...kept.blobs, inProgress.sha256, manifest.sha256]) expect(await gcBlobs.has(b)).toBe(true);
+    const restored = freshDir('gc-restore');
+    await materializeTree(gcBlobs, kept.rootTree, restored, { strategy: 'overwrite' });
+    expect(readFileSync(join(restored, 'data/new.txt'), 'utf8')).toBe('only in the new snapshot');
+  });
+
+  it('refuses to collect when a root tree cannot be read', async () => {
+    await expect(markReachable(blobs, [sha('not a stored tree')])).rejects.toMatchObject({ code: 'internal' });
+  });
+});
