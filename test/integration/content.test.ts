@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AppView, FileEntry, TableInfo } from '../../src/domain';
+import type { AppView, TableInfo } from '../../src/domain';
+import type { FileEntry } from '../../src/domain/files';
 import { instancePaths } from '../../src/store/instance-storage';
 import { findInstance, findSpace, findOrg } from '../../src/store/catalog/directory';
 import { tempDir } from '../helpers/catalog';
