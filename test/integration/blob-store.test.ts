@@ -138,18 +138,23 @@ describe('local blob store', () => {
     expect(await blobs.has(b.sha256)).toBe(false);
   });
 
-  it('on open, removes temp files older than an hour, keeps fresh ones, and restores a blob a crashed collection set aside', async () => {
+  it('on open, removes temp files older than an hour, keeps fresh ones, and restores a blob a crashed collection set aside, not one a live collection holds', async () => {
     const tmp = join(root, 'tmp');
     writeFileSync(join(tmp, 'old.tmp'), 'x');
     utimesSync(join(tmp, 'old.tmp'), hoursAgo(2), hoursAgo(2));
     writeFileSync(join(tmp, 'fresh.tmp'), 'y');
-    const kept = await blobs.putBytes('set aside by gc');
-    const aside = join(tmp, `gc-${kept.sha256}-0000`);
-    renameSync(blobs.pathOf(kept.sha256), aside);
+    const crashed = await blobs.putBytes('set aside by a crashed gc');
+    const crashedAside = join(tmp, `gc-${crashed.sha256}-${Date.now() - 3600_000}-00aa`);
+    renameSync(blobs.pathOf(crashed.sha256), crashedAside);
+    const live = await blobs.putBytes('set aside by a gc deciding right now');
+    const liveAside = join(tmp, `gc-${live.sha256}-${Date.now()}-00aa`);
+    renameSync(blobs.pathOf(live.sha256), liveAside);
     const reopened = await createLocalBlobStore(root);
     expect(existsSync(join(tmp, 'old.tmp'))).toBe(false);
     expect(existsSync(join(tmp, 'fresh.tmp'))).toBe(true);
-    expect(existsSync(aside)).toBe(false);
-    expect(await reopened.readBytes(kept.sha256)).toEqual(Buffer.from('set aside by gc'));
+    expect(existsSync(crashedAside)).toBe(false);
+    expect(await reopened.readBytes(crashed.sha256)).toEqual(Buffer.from('set aside by a crashed gc'));
+    expect(existsSync(liveAside)).toBe(true);
+    expect(await reopened.has(live.sha256)).toBe(false);
   });
 });

@@ -1,0 +1,175 @@
+import { existsSync, lstatSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AppView, AuditEvent, SnapshotView, TableInfo } from '../../src/domain';
+import type { FileEntry } from '../../src/domain/files';
+import { blobStoreOf } from '../../src/store/blobs';
+import { findInstance, findOrg, findSpace } from '../../src/store/catalog/directory';
+import { instancePaths } from '../../src/store/instance-storage';
+import { tempDir } from '../helpers/catalog';
+import { downloadBytes, exportCsv, importCsv, inst, runTask, upload } from '../helpers/content';
+import { course } from '../helpers/fixtures';
+import { startTestStack, type TestStack } from '../helpers/services';
+import { stateSnapshot, treeListing } from '../helpers/unchanged';
+
+type Keys = Awaited<ReturnType<typeof course>>;
+type ErrorReply = { error: { code: string; message: string } };
+
+describe('snapshots: immutable, content-addressed; restore whole or in part', () => {
+  let stack: TestStack;
+  let keys: Keys;
+  const alice = inst('uni', 'stats', 'alice');
+  const bob = inst('uni', 'stats', 'bob');
+  let filesOf: (slug: string) => Promise<string>;
+
+  beforeAll(async () => {
+    stack = await startTestStack('snapshots', { HANDOUT_BLOB_GC_GRACE_SECONDS: '0' });
+    keys = await course(stack);
+    const db = stack.catalog.db;
+    const space = (await findSpace(db, (await findOrg(db, 'uni'))!.id, 'stats'))!;
+    filesOf = async (slug) => instancePaths(stack.dataDir, (await findInstance(db, space.id, slug))!.id).files;
+  });
+  afterAll(() => stack?.close());
+
+  async function expectUnchanged<T>(run: () => Promise<T>): Promise<T> {
+    const before = await stateSnapshot(stack.catalog, stack.dataDir);
+    const result = await run();
+    expect(await stateSnapshot(stack.catalog, stack.dataDir)).toEqual(before);
+    return result;
+  }
+
+  it('snapshot → change → restore gives back the exact bytes, table rows and apps, after a safety snapshot', async () => {
+    const binary = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 256));
+    await upload(stack, alice, '/files/notes/week1.md', '# Week 1\n', keys.alice);
+    await upload(stack, alice, '/files/data/big.bin', binary, keys.alice);
+    await importCsv(stack, alice, 'scores', 'id,score\n1,10\n2,20\n', 'create', keys.alice);
+    await stack.call('POST', `${alice}/apps`, { key: keys.alice, body: { slug: 'rstudio', name: 'RStudio', base_image: 'rocker/rstudio:4' } });
+    const files = await filesOf('alice');
+    const before = treeListing(files);
+
+    const created = await runTask(stack, 'POST', `${alice}/snapshots`, { name: 'v1', description: 'before the exam' }, keys.alice);
+    expect(created).toMatchObject({ status: 'COMPLETED', result: { name: 'v1', files: 2, tables: 1, apps: 1, hashed_files: 2, reused_files: 0 } });
+
+    // Change everything: edit, delete, add; new rows; drop an app.
+    await upload(stack, alice, '/files/notes/week1.md', '# Week 1 (edited)\n', keys.alice);
+    await stack.call('DELETE', `${alice}/files?path=/files/data/big.bin`, { key: keys.alice });
+    await upload(stack, alice, '/files/extra.txt', 'new', keys.alice);
+    await importCsv(stack, alice, 'scores', 'id,score\n9,99\n', 'replace', keys.alice);
+    await importCsv(stack, alice, 'later', 'x\n1\n', 'create', keys.alice);
+    await stack.call('DELETE', `${alice}/apps/rstudio`, { key: keys.alice });
+
+    const restored = await runTask(stack, 'POST', `${alice}/snapshots/v1/restore`, {}, keys.alice);
+    expect(restored.status).toBe('COMPLETED');
+    expect(treeListing(files)).toEqual(before);
+    expect((await exportCsv(stack, alice, 'scores')).text).toBe('id,score\n1,10\n2,20\n');
+    expect((await stack.call<TableInfo[]>('GET', `${alice}/tables`, { key: keys.alice })).body.map((t) => t.name)).toEqual(['scores']);
+    expect((await stack.call<AppView[]>('GET', `${alice}/apps`, { key: keys.alice })).body.map((a) => a.slug)).toEqual(['rstudio']);
+
+    // The safety snapshot holds the state just before the restore.
+    const safetyName = (restored.result as { safety_snapshot: string }).safety_snapshot;
+    const safetyFiles = await stack.call<FileEntry[]>('GET', `${alice}/files?snapshot=${safetyName}&recursive=true`, { key: keys.alice });
+    expect(safetyFiles.body.map((e) => e.path)).toEqual(['/files/data', '/files/extra.txt', '/files/notes', '/files/notes/week1.md']);
+    expect((await downloadBytes(stack, alice, '/files/notes/week1.md', safetyName, keys.alice)).bytes.toString()).toBe('# Week 1 (edited)\n');
+    expect((await exportCsv(stack, alice, 'scores', safetyName)).text).toBe('id,score\n9,99\n');
+
+    const audit = (await stack.call<AuditEvent[]>('GET', `/api/v1/audit?subject=instance:uni/stats/alice`)).body;
+    const createdEvent = audit.find((e) => e.action === 'snapshot.created' && e.details.snapshot === 'v1')!;
+    expect(createdEvent.content_hashes).toMatchObject({ snapshot: expect.stringMatching(/^[0-9a-f]{64}$/), files_tree: expect.stringMatching(/^[0-9a-f]{64}$/), 'table:scores': expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const restoredEvent = audit.find((e) => e.action === 'snapshot.restored')!;
+    expect(restoredEvent).toMatchObject({ actor: 'user:alice@uni.edu', details: { snapshot: 'v1', whole: true, safety_snapshot: safetyName }, content_hashes: { snapshot: createdEvent.content_hashes.snapshot } });
+  });
+
+  it('reads snapshot contents: files list, files get and tables export with -p', async () => {
+    const listed = await stack.call<FileEntry[]>('GET', `${alice}/files?snapshot=v1&path=/files/data`, { key: keys.alice });
+    expect(listed.body).toEqual([expect.objectContaining({ path: '/files/data/big.bin', type: 'file', size: 70_000 })]);
+    const one = await downloadBytes(stack, alice, '/files/notes/week1.md', 'v1', keys.alice);
+    expect(one.bytes.toString()).toBe('# Week 1\n');
+    expect((await stack.call<TableInfo[]>('GET', `${alice}/tables?snapshot=v1`, { key: keys.alice })).body).toEqual([{ name: 'scores', row_count: 2, column_count: 2 }]);
+  });
+
+  it('restores only the selected paths, tables and apps, overwriting them', async () => {
+    await upload(stack, alice, '/files/notes/week1.md', 'changed again', keys.alice);
+    await upload(stack, alice, '/files/data/big.bin', 'not big any more', keys.alice);
+    await importCsv(stack, alice, 'scores', 'id,score\n5,5\n', 'replace', keys.alice);
+    const task = await runTask(stack, 'POST', `${alice}/snapshots/v1/restore`, { files: ['/files/notes'] }, keys.alice);
+    expect(task.status).toBe('COMPLETED');
+    expect((await downloadBytes(stack, alice, '/files/notes/week1.md', 'development', keys.alice)).bytes.toString()).toBe('# Week 1\n');
+    expect((await downloadBytes(stack, alice, '/files/data/big.bin', 'development', keys.alice)).bytes.toString()).toBe('not big any more');
+    expect((await exportCsv(stack, alice, 'scores')).text).toBe('id,score\n5,5\n');
+  });
+
+  it('restores into another instance only for an editor of that instance', async () => {
+    const denied = await expectUnchanged(() =>
+      stack.call<ErrorReply>('POST', `${alice}/snapshots/v1/restore`, { key: keys.alice, body: { target: { org_slug: 'uni', space_slug: 'stats', instance_slug: 'bob' } } }),
+    );
+    expect(denied).toMatchObject({ status: 403, body: { error: { message: expect.stringMatching(/instance_editor role .* on instance "uni\/stats\/bob"/) } } });
+    const task = await runTask(stack, 'POST', `${alice}/snapshots/v1/restore`, { target: { org_slug: 'uni', space_slug: 'stats', instance_slug: 'bob' }, files: ['/files/notes/week1.md'] }, keys.prof);
+    expect(task.status).toBe('COMPLETED');
+    expect((await downloadBytes(stack, bob, '/files/notes/week1.md', 'development', keys.bob)).bytes.toString()).toBe('# Week 1\n');
+  });
+
+  describe('bad input: a clear error, and nothing changes', () => {
+    it.each([
+      ['a duplicate snapshot name', 'POST', '/snapshots', { name: 'v1' }, 409, /a snapshot named "v1" already exists/],
+      ['the name of the current state', 'POST', '/snapshots', { name: 'development' }, 400, /current state/],
+      ['an invalid snapshot name', 'POST', '/snapshots', { name: 'Has Spaces' }, 400, /snapshot name/],
+      ['an unknown snapshot', 'POST', '/snapshots/nope/restore', {}, 404, /snapshot "nope" of instance uni\/stats\/alice not found/],
+      ['a path not in the snapshot', 'POST', '/snapshots/v1/restore', { files: ['/files/missing.txt'] }, 400, /\/files\/missing\.txt is not in snapshot "v1"/],
+      ['a path outside /files', 'POST', '/snapshots/v1/restore', { files: ['/etc'] }, 400, /not under \/files/],
+      ['a table not in the snapshot', 'POST', '/snapshots/v1/restore', { tables: ['ghost'] }, 400, /table "ghost" is not in snapshot "v1"/],
+      ['an app not in the snapshot', 'POST', '/snapshots/v1/restore', { apps: ['ghost'] }, 400, /app "ghost" is not in snapshot "v1"/],
+      ['reading an unknown snapshot', 'GET', '/files?snapshot=nope', undefined, 404, /snapshot "nope"/],
+    ] as const)('%s', async (_name, method, path, body, status, message) => {
+      const res = await expectUnchanged(() => stack.call<ErrorReply>(method, `${alice}${path}`, { key: keys.alice, body }));
+      expect(res.status).toBe(status);
+      expect(res.body.error.message).toMatch(message);
+    });
+
+    it('a viewer cannot create, restore or delete snapshots', async () => {
+      const master = inst('uni', 'stats', 'master');
+      await runTask(stack, 'POST', `${master}/snapshots`, { name: 'm1' }, keys.prof);
+      for (const [method, path, body] of [['POST', '/snapshots', { name: 'x' }], ['POST', '/snapshots/m1/restore', {}], ['DELETE', '/snapshots/m1', undefined]] as const) {
+        const res = await expectUnchanged(() => stack.call<ErrorReply>(method, `${master}${path}`, { key: keys.tim, body }));
+        expect([path, res.status]).toEqual([path, 403]);
+      }
+      expect((await stack.call<SnapshotView[]>('GET', `${master}/snapshots`, { key: keys.tim })).body.map((s) => s.name)).toEqual(['m1']);
+    });
+  });
+
+  it('keeps symbolic links as links, whatever they point to, and never stores what they point to', async () => {
+    const outside = tempDir('outside-secret');
+    writeFileSync(join(outside, 'secret.txt'), 'outside secret bytes');
+    const files = await filesOf('bob');
+    symlinkSync(join(outside, 'secret.txt'), join(files, 'link-out'));
+    await runTask(stack, 'POST', `${bob}/snapshots`, { name: 'links' }, keys.bob);
+    const entry = (await stack.call<FileEntry[]>('GET', `${bob}/files?snapshot=links`, { key: keys.bob })).body.find((e) => e.path === '/files/link-out');
+    expect(entry).toMatchObject({ type: 'symlink', target: join(outside, 'secret.txt') });
+    const blobs = await blobStoreOf(stack.dataDir);
+    const { createHash } = await import('node:crypto');
+    expect(await blobs.has(createHash('sha256').update('outside secret bytes').digest('hex'))).toBe(false);
+    await stack.call('DELETE', `${bob}/files?path=/files/link-out`, { key: keys.bob });
+    await runTask(stack, 'POST', `${bob}/snapshots/links/restore`, { files: ['/files/link-out'] }, keys.bob);
+    expect(lstatSync(join(files, 'link-out')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(files, 'link-out'))).toBe(join(outside, 'secret.txt'));
+  });
+
+  it('deleting a snapshot frees the blobs no other snapshot references, and keeps shared ones', async () => {
+    const carol = inst('uni', 'stats', 'master');
+    await upload(stack, carol, '/files/shared.txt', 'shared between both snapshots', keys.prof);
+    await upload(stack, carol, '/files/only-in-a.txt', 'only in snapshot a', keys.prof);
+    await runTask(stack, 'POST', `${carol}/snapshots`, { name: 'a' }, keys.prof);
+    await stack.call('DELETE', `${carol}/files?path=/files/only-in-a.txt`, { key: keys.prof });
+    await runTask(stack, 'POST', `${carol}/snapshots`, { name: 'b' }, keys.prof);
+    const blobs = await blobStoreOf(stack.dataDir);
+    const { createHash } = await import('node:crypto');
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect(await blobs.has(sha('only in snapshot a'))).toBe(true);
+    const gc = await runTask(stack, 'DELETE', `${carol}/snapshots/a`, undefined, keys.prof);
+    expect(gc).toMatchObject({ kind: 'snapshot.gc', status: 'COMPLETED' });
+    expect((gc.result as { deleted: number }).deleted).toBeGreaterThan(0);
+    expect(await blobs.has(sha('only in snapshot a'))).toBe(false);
+    expect(await blobs.has(sha('shared between both snapshots'))).toBe(true);
+    expect((await downloadBytes(stack, carol, '/files/shared.txt', 'b', keys.prof)).bytes.toString()).toBe('shared between both snapshots');
+    expect((await stack.call<ErrorReply>('GET', `${carol}/snapshots/a`, { key: keys.prof })).status).toBe(404);
+    expect(existsSync(blobs.pathOf(sha('shared between both snapshots')))).toBe(true);
+  });
+});
