@@ -10,7 +10,9 @@ import { blobStoreOf } from '../store/blobs';
 import { scratchFile } from '../store/scratch';
 import { readSnapshotObject } from '../store/snapshot-objects';
 import { listDir, resolvePath } from '../store/tree/read';
-import type { Principal, ServiceDeps } from './deps';
+import { randomUUID } from 'node:crypto';
+import { appendAuditEvent } from '../store/catalog/audit-log';
+import { actorOf, type Principal, type ServiceDeps } from './deps';
 import { invalidInput, notFound } from './errors';
 import { filesSegments } from './files';
 import { resolveSnapshot } from './snapshot-lookup';
@@ -67,11 +69,19 @@ export async function listSnapshotTables(deps: ServiceDeps, p: Principal, ref: I
 
 /** A table of a snapshot as Parquet (its blob, as stored) or CSV (converted in a scratch DuckDB). */
 export async function exportSnapshotTable(deps: ServiceDeps, p: Principal, ref: InstanceRef, snapshot: string, table: string, format: TableFormat) {
-  const { row } = await resolveSnapshot(deps, p, ref, snapshot);
+  const { target, row } = await resolveSnapshot(deps, p, ref, snapshot);
   const blobs = await blobStoreOf(deps.dataDir);
   const object = await readSnapshotObject(blobs, row.objectSha256);
   const entry = object.tables.find((t) => t.name.toLowerCase() === table.toLowerCase());
   if (!entry) throw notFound(`table "${table}" in snapshot "${snapshot}"`);
+  await appendAuditEvent(deps.catalog.db, {
+    event_key: `api/${randomUUID()}`,
+    actor: actorOf(p),
+    action: 'table.exported',
+    subject: target.subject,
+    details: { table: entry.name, format, rows: entry.row_count, snapshot },
+    content_hashes: { [`table:${entry.name}`]: entry.blob },
+  });
   if (format === 'parquet') {
     const path = blobs.pathOf(entry.blob);
     return { stream: createReadStream(path), size: (await stat(path)).size, rows: entry.row_count, done: async () => undefined };

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 const SHA256 = /^[0-9a-f]{64}$/;
 const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 const CHUNK = 1 << 20;
-// Prefix of a blob that a garbage collection has set aside while it re-checks the blob's age.
-const QUARANTINE = 'gc-';
+// A blob a garbage collection has set aside (in tmp/) while it re-checks the blob's age, named with the
+// time it was set aside; a live collection decides within milliseconds, so an old one is a crash's leftover.
+const SET_ASIDE = /^gc-([0-9a-f]{64})-([0-9]+)-[0-9a-f]+$/;
+const SET_ASIDE_MAX_MS = 10 * 60 * 1000;
 
 /** A stored blob's id and length in bytes. */
 export interface BlobRef {
@@ -199,18 +201,17 @@ class LocalBlobStore implements BlobStore {
     }
     // Move the blob out of reach first, then check its age: a writer that touched it before the move is
     // seen here, and one that comes after finds it missing and stores it again. No window loses a blob.
-    const aside = join(this.root, 'tmp', `${QUARANTINE}${sha256}-${randomBytes(4).toString('hex')}`);
+    const aside = join(this.root, 'tmp', `gc-${sha256}-${Date.now()}-${randomBytes(4).toString('hex')}`);
     try {
       await rename(path, aside);
     } catch (err) {
       if (isMissing(err)) return false;
       throw err;
     }
-    const st = await lstat(aside);
-    if (st.mtimeMs < opts.ifOlderThanMs) {
-      await unlink(aside);
-      return true;
-    }
+    // Missing here means another process took it for a crashed collection's leftover and put it back.
+    const st = await lstat(aside).catch((err) => (isMissing(err) ? undefined : Promise.reject(err)));
+    if (!st) return false;
+    if (st.mtimeMs < opts.ifOlderThanMs) return unlink(aside).then(() => true, (err) => (isMissing(err) ? false : Promise.reject(err)));
     await rename(aside, path);
     return false;
   }
@@ -229,14 +230,16 @@ class LocalBlobStore implements BlobStore {
   async cleanTemp(olderThanMs: number): Promise<void> {
     for (const name of await readdir(join(this.root, 'tmp'))) {
       const path = join(this.root, 'tmp', name);
-      const quarantined = name.startsWith(QUARANTINE) ? name.slice(QUARANTINE.length, QUARANTINE.length + 64) : undefined;
-      if (quarantined && SHA256.test(quarantined)) {
-        await this.ensureShard(quarantined);
-        await rename(path, this.pathOf(quarantined)).catch(() => undefined);
+      const st = await lstat(path).catch(() => undefined);
+      if (!st) continue;
+      const setAside = SET_ASIDE.exec(name);
+      if (setAside) {
+        if (Date.now() - Number(setAside[2]) < SET_ASIDE_MAX_MS) continue;
+        await this.ensureShard(setAside[1]!);
+        await rename(path, this.pathOf(setAside[1]!)).catch(() => undefined);
         continue;
       }
-      const st = await lstat(path).catch(() => undefined);
-      if (st && st.mtimeMs < olderThanMs) await unlink(path).catch(() => undefined);
+      if (st.mtimeMs < olderThanMs) await unlink(path).catch(() => undefined);
     }
   }
 
