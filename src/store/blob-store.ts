@@ -67,7 +67,7 @@ export function assertSha256(sha256: string): void {
 }
 
 /** True when a file's size, mtime or ctime differ between two stats of it. */
-export function stampChanged(a: BigIntStats, b: BigIntStats): boolean {
+function stampChanged(a: BigIntStats, b: BigIntStats): boolean {
   return a.ino !== b.ino || a.size !== b.size || a.mtimeNs !== b.mtimeNs || a.ctimeNs !== b.ctimeNs;
 }
 
@@ -263,6 +263,8 @@ class LocalBlobStore implements BlobStore {
         await out.write(chunk, 0, bytesRead, size);
         size += bytesRead;
         onData?.(bytesRead);
+        // A short read of a regular file is its end; growth after it shows in the stat compared next.
+        if (bytesRead < buffer.length) break;
       }
       if (this.fsync) await out.datasync();
     } finally {

@@ -20,8 +20,9 @@ export interface SnapshotInput {
 const NOT_RETRYABLE = ['Conflict', 'NotFound', 'InvalidInput', 'DiskFull'];
 const capture = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
-  // A killed worker is noticed within this, and the retry resumes from the stat cache.
-  heartbeatTimeout: '30 seconds',
+  // A killed worker is noticed within this, and the retry resumes from the stat cache. Capture
+  // heartbeats on every chunk it reads (throttled), so even one huge file keeps it alive.
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NOT_RETRYABLE },
 });
 const act = proxyActivities<Activities>({

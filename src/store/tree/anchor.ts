@@ -109,8 +109,8 @@ export class TreeAnchor {
     return new OpenDir(handle, rel, this.anchored ? `/proc/self/fd/${handle.fd}` : this.pathOf(rel));
   }
 
-  /** Opens the regular file at `rel` for reading, or returns undefined if it is no longer the file `expected` names. */
-  async openFile(rel: string, expected: Identity): Promise<FileHandle | undefined> {
+  /** Opens the regular file at `rel` for reading, with its stat, or undefined if it is no longer the file `expected` names. */
+  async openFile(rel: string, expected: Identity): Promise<{ handle: FileHandle; stat: BigIntStats } | undefined> {
     let handle: FileHandle;
     try {
       handle = await open(this.pathOf(rel), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
@@ -118,12 +118,12 @@ export class TreeAnchor {
       if (['ENOENT', 'ENOTDIR', 'ELOOP', 'ENXIO'].includes(code(err) ?? '')) return undefined;
       throw err;
     }
-    const st = await handle.stat({ bigint: true });
-    if (!st.isFile() || st.dev !== expected.dev || st.ino !== expected.ino) {
+    const stat = await handle.stat({ bigint: true });
+    if (!stat.isFile() || stat.dev !== expected.dev || stat.ino !== expected.ino) {
       await handle.close();
       return undefined;
     }
-    return handle;
+    return { handle, stat };
   }
 
   close(): Promise<void> {

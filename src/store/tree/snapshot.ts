@@ -1,7 +1,7 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { encodeTree, type SkippedPath, type SnapshotTreeResult, type TreeEntry } from '../../domain/trees';
-import { BlobStoreError, stampChanged, type BlobRef, type BlobStore } from '../blob-store';
+import { BlobStoreError, type BlobRef, type BlobStore } from '../blob-store';
 import type { StatCache } from '../stat-cache';
 import { changedError, identityOf, TreeAnchor, type Identity, type OpenDir } from './anchor';
 import { abortError } from './errors';
@@ -143,15 +143,16 @@ class SnapshotWalk {
   }
 
   /**
-   * Stores one file; its stat is taken before and after, so the recorded stat describes the bytes stored.
-   * A file replaced (an editor saving by rename) or written while read is read again; undefined if it is gone.
+   * Stores one file with the stat taken when it was opened: putFile refuses a file that changes while
+   * read, and a change before that only makes the recorded stat older, which can never match later.
+   * A file replaced (an editor saving by rename) or written while read is read again; undefined if gone.
    */
   private async hashFile(parentRel: string, parentId: Identity, item: Listed): Promise<{ ref: BlobRef; stat: BigIntStats } | undefined> {
     const rel = relJoin(parentRel, item.name);
     let expected = item.stat;
     for (let attempt = 1; ; attempt++) {
-      const handle = await this.anchor.openFile(rel, identityOf(expected));
-      if (!handle) {
+      const opened = await this.anchor.openFile(rel, identityOf(expected));
+      if (!opened) {
         const again = await this.relist(parentRel, parentId, item.name);
         if (!again) return undefined;
         if (again.kind !== 'file' || attempt >= READ_ATTEMPTS) throw changedError(rel, 'kept being replaced');
@@ -159,15 +160,13 @@ class SnapshotWalk {
         continue;
       }
       try {
-        const before = await handle.stat({ bigint: true });
-        const ref = await this.blobs.putFile(handle, { onData: (n) => this.bytesRead(n) });
-        if (!stampChanged(before, await handle.stat({ bigint: true }))) return { ref, stat: before };
+        return { ref: await this.blobs.putFile(opened.handle, { onData: (n) => this.bytesRead(n) }), stat: opened.stat };
       } catch (err) {
         if (!(err instanceof BlobStoreError && err.kind === 'source_changed')) throw err;
+        if (attempt >= READ_ATTEMPTS) throw changedError(rel, `kept changing while it was read (${READ_ATTEMPTS} attempts)`, err);
       } finally {
-        await handle.close();
+        await opened.handle.close();
       }
-      if (attempt >= READ_ATTEMPTS) throw changedError(rel, `kept changing while it was read (${READ_ATTEMPTS} attempts)`);
     }
   }
 
