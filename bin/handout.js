@@ -9,4 +9,9 @@ if (!existsSync(entry)) {
   process.stderr.write('Error: Handout is not built yet: run "npm install" (or "npm run build") in ' + join(__dirname, '..') + '\n');
   process.exit(1);
 }
-require(entry).main(process.argv);
+// Exit as soon as the command is done: a client command must not linger on an idle socket, and a
+// failed `handout up` must not hang on handles a half-started part left open. (stdout and stderr
+// are synchronous for files and pipes on Linux, so nothing printed is lost.)
+require(entry)
+  .main(process.argv)
+  .then(() => process.exit(process.exitCode ?? 0));

@@ -11,7 +11,9 @@ let runtimeInstalled = false;
 export function installTemporalRuntime(level: string): void {
   if (runtimeInstalled) return;
   const sdkLevel = (['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level.toUpperCase()) ? level.toUpperCase() : 'WARN') as LogLevel;
-  Runtime.install({ logger: new DefaultLogger(sdkLevel), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
+  // shutdownSignals: []: `handout up` owns SIGINT/SIGTERM and stops the parts in order; the SDK's own
+  // handlers would shut the worker down behind its back (and keep a failed start from exiting).
+  Runtime.install({ logger: new DefaultLogger(sdkLevel), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } }, shutdownSignals: [] });
   runtimeInstalled = true;
 }
 

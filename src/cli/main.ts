@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`Error: ${message.split('\n')[0]}\n`);
+    if (err instanceof CliError && err.detail) process.stderr.write(`${err.detail.trimEnd()}\n`);
     if (process.env.HANDOUT_DEBUG && err instanceof Error && !(err instanceof CliError)) process.stderr.write(`${err.stack}\n`);
     process.exitCode = 1;
   }

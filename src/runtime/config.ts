@@ -12,6 +12,9 @@ export const ServerConfig = z.object({
   temporalTls: z.boolean(),
   temporalTlsCertPath: z.string().optional(),
   temporalTlsKeyPath: z.string().optional(),
+  /** A private CA for the server's certificate, and the name to check it against. */
+  temporalTlsCaPath: z.string().optional(),
+  temporalTlsServerName: z.string().optional(),
   temporalApiKey: z.string().optional(),
   /** Embedded server ports (gRPC and Web UI). */
   temporalPort: z.number().int().min(1).max(65535),
@@ -49,6 +52,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     temporalTls: env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1',
     temporalTlsCertPath: env.TEMPORAL_TLS_CERT || undefined,
     temporalTlsKeyPath: env.TEMPORAL_TLS_KEY || undefined,
+    temporalTlsCaPath: env.TEMPORAL_TLS_CA || undefined,
+    temporalTlsServerName: env.TEMPORAL_TLS_SERVER_NAME || undefined,
     temporalApiKey: env.TEMPORAL_API_KEY || undefined,
     temporalPort: int('HANDOUT_TEMPORAL_PORT', 7233, 65535),
     temporalUiPort: int('HANDOUT_TEMPORAL_UI_PORT', 8233, 65535),
@@ -60,6 +65,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     blobGcGraceSeconds: int('HANDOUT_BLOB_GC_GRACE_SECONDS', 3600),
     testActivityDelayMs: int('HANDOUT_TEST_ACTIVITY_DELAY_MS', 0),
   });
+  if (Boolean(env.TEMPORAL_TLS_CERT) !== Boolean(env.TEMPORAL_TLS_KEY)) {
+    throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (a client certificate and its key) or neither');
+  }
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`invalid configuration: ${issue.path.join('.')}: ${issue.message}`);

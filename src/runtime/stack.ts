@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { buildApi, type HandoutApp } from '../api/server';
@@ -73,9 +73,11 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
     const connections: TemporalConnections = await connectTemporal(config, temporalAddress);
     undo.push({ part: 'Temporal connections', stop: () => connections.close() });
 
-    const bootstrap = await bootstrapAdmin(catalog.db);
     const bootstrapKeyFile = join(config.dataDir, 'admin-api-key');
-    if (bootstrap) writeFileSync(bootstrapKeyFile, `${bootstrap.apiKey}\n`, { mode: 0o600 });
+    const bootstrap = await bootstrapAdmin(catalog.db, (key) => {
+      writeFileSync(bootstrapKeyFile, `${key}\n`, { mode: 0o600 });
+      chmodSync(bootstrapKeyFile, 0o600); // also when an earlier, uncommitted bootstrap left the file
+    });
 
     const worker: Worker = await createHandoutWorker({
       connection: connections.native,

@@ -5,12 +5,16 @@ import type { ServerConfig } from './config';
 
 /** Connection options shared by the client and the worker: address, TLS client cert and API key. */
 function connectionOptions(config: ServerConfig, address: string) {
-  const tls = config.temporalTls || config.temporalTlsCertPath || config.temporalApiKey
+  // TLS is on when asked for, or implied by a client certificate, a CA or an API key (Temporal Cloud).
+  const useTls = config.temporalTls || config.temporalTlsCertPath || config.temporalTlsCaPath || config.temporalApiKey;
+  const tls = useTls
     ? {
         clientCertPair:
           config.temporalTlsCertPath && config.temporalTlsKeyPath
             ? { crt: readFileSync(config.temporalTlsCertPath), key: readFileSync(config.temporalTlsKeyPath) }
             : undefined,
+        serverRootCACertificate: config.temporalTlsCaPath ? readFileSync(config.temporalTlsCaPath) : undefined,
+        serverNameOverride: config.temporalTlsServerName,
       }
     : undefined;
   return { address, tls, apiKey: config.temporalApiKey };

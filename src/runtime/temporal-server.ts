@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Logger } from './logger';
@@ -49,11 +50,29 @@ async function stopOrphan(pidFile: string, dbFile: string, logger: Logger): Prom
   unlinkSync(pidFile);
 }
 
+/** True once something accepts TCP connections on the port: costs a millisecond when nothing does. */
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolvePort(true);
+    });
+    socket.once('error', () => resolvePort(false));
+  });
+}
+
 /** Waits until the server answers and the namespace exists. */
 async function waitUntilServing(address: string, namespace: string, child: ChildProcess, deadline: number): Promise<void> {
   let lastError: unknown;
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the Temporal dev server exited with code ${child.exitCode} while starting`);
+    // A gRPC connect to a closed port backs off for about a second; a plain TCP probe does not.
+    if (!(await portOpen(host, port))) {
+      await sleep(20);
+      continue;
+    }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {

@@ -54,14 +54,17 @@ export async function authenticate(db: CatalogDb, authorization: string | undefi
 
 /**
  * On the very first start (no users yet), creates the admin user and its key. Returns the key once;
- * afterwards returns null. Runs in one transaction so a crash cannot leave a user without a key.
+ * afterwards returns null. `saveKey` runs inside the transaction, before the commit: if the key
+ * cannot be saved nothing is committed, and if the process dies after saving, the next start finds
+ * no users and bootstraps again, overwriting the saved key. So the admin key is never lost.
  */
-export async function bootstrapAdmin(db: CatalogDb): Promise<{ email: string; apiKey: string } | null> {
+export async function bootstrapAdmin(db: CatalogDb, saveKey: (apiKey: string) => void = () => undefined): Promise<{ email: string; apiKey: string } | null> {
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as CatalogDb;
     if ((await ids.countUsers(tx)) > 0) return null;
     const user = await ids.insertUser(tx, { id: randomUUID(), email: 'admin@handout.local', name: 'Administrator', isAdmin: true });
     const { key, prefix, hash } = newApiKey();
+    saveKey(key);
     const row = await ids.insertKey(tx, { id: randomUUID(), userId: user.id, label: 'bootstrap', prefix, keyHash: hash });
     await appendAuditEvent(tx, { event_key: 'bootstrap/admin', actor: 'system', action: 'user.created', subject: `user:${user.email}`, details: { is_admin: true, key_id: row.id } });
     return { email: user.email, apiKey: key };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { AuditEvent, InstanceView, TaskStarted, TaskView } from '../../src/domain';
 import { tempDir } from '../helpers/catalog';
 import { expectCliError, handoutJson, handoutOk, runHandout, startHandoutUp, type RunningUp } from '../helpers/cli';
-import { freePort } from '../helpers/ports';
+import { freePort, freePorts } from '../helpers/ports';
 
 /**
  * The embedded default, exactly as `npm start` runs it: handout up starts its own Temporal dev
@@ -17,12 +17,8 @@ describe('handout up, embedded: stop, start, restart mid-task, tampering', () =>
 
   beforeAll(async () => {
     dataDir = tempDir('embedded');
-    serverEnv = {
-      HANDOUT_DATA_DIR: dataDir,
-      HANDOUT_PORT: String(await freePort()),
-      HANDOUT_TEMPORAL_PORT: String(await freePort()),
-      HANDOUT_TEMPORAL_UI_PORT: String(await freePort()),
-    };
+    const [api, temporal, ui] = await freePorts(3);
+    serverEnv = { HANDOUT_DATA_DIR: dataDir, HANDOUT_PORT: String(api), HANDOUT_TEMPORAL_PORT: String(temporal), HANDOUT_TEMPORAL_UI_PORT: String(ui) };
   });
   afterAll(async () => {
     await up?.stop('SIGTERM');

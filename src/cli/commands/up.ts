@@ -16,7 +16,8 @@ export function upCommand(): Command {
       // Loaded lazily: client commands should not pay for the server's modules.
       const { startStack } = await import('../../runtime/stack');
       const stack = await startStack(config).catch((err: Error) => {
-        throw new CliError(err.message, { cause: err });
+        const [first, ...rest] = err.message.split('\n');
+        throw new CliError(first!, { cause: err, detail: rest.join('\n') });
       });
       const lines = [
         'Handout is up.',
