@@ -13,8 +13,11 @@ export default async function globalSetup(): Promise<void> {
   ensureFreshBuild();
   const port = await freePort();
   const child = spawn(temporalCliPath(), ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // Kept for the error below; not echoed, so the shutdown's expected complaints do not clutter the run.
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   (globalThis as { __temporalDevServer?: typeof child }).__temporalDevServer = child;
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
@@ -25,7 +28,7 @@ export default async function globalSetup(): Promise<void> {
       await connection.close();
       break;
     } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the test Temporal dev server did not start: ${String(err)}`);
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the test Temporal dev server did not start: ${String(err)}\n${log}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
