@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rename, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 // Content-addressed, write-once blobs: <root>/sha256/ab/cdef… (the first two hex digits name the folder).
@@ -39,10 +39,17 @@ export class BlobStoreError extends Error {
   }
 }
 
+export interface PutFileOptions {
+  /** Called with each chunk's length as it is read (progress, heartbeats); may throw to stop the copy. */
+  onData?(bytes: number): void;
+  /** The handle's stat, if the caller has just taken it: saves one call, and it is what "unchanged" is checked against. */
+  stat?: BigIntStats;
+}
+
 /** Immutable blobs addressed by their SHA-256; small on purpose, so an S3-compatible backend can follow. */
 export interface BlobStore {
   /** Stores a regular file's bytes (a path is opened without following a symlink); throws `source_changed` if it changed while read. */
-  putFile(source: string | FileHandle, opts?: { onData?(bytes: number): void }): Promise<BlobRef>;
+  putFile(source: string | FileHandle, opts?: PutFileOptions): Promise<BlobRef>;
   /** Stores a file believed to hold `sha256`: only touches the blob when it exists, else stores the file and checks the hash. */
   putFileWithKnownHash(path: string, sha256: string, size: number): Promise<BlobRef>;
   /** Stores bytes (a string is stored as UTF-8). */
@@ -88,6 +95,9 @@ export async function createLocalBlobStore(root: string, opts: { fsync?: boolean
 class LocalBlobStore implements BlobStore {
   private readonly shardsMade = new Set<string>();
   private readonly unsyncedDirs = new Set<string>();
+  // Temp names: random per store (processes never collide), then a counter (cheaper than random bytes per file).
+  private readonly tempPrefix = randomBytes(8).toString('hex');
+  private tempCount = 0;
 
   constructor(
     private readonly root: string,
@@ -99,11 +109,11 @@ class LocalBlobStore implements BlobStore {
     return join(this.root, 'sha256', sha256.slice(0, 2), sha256.slice(2));
   }
 
-  async putFile(source: string | FileHandle, opts: { onData?(bytes: number): void } = {}): Promise<BlobRef> {
+  async putFile(source: string | FileHandle, opts: PutFileOptions = {}): Promise<BlobRef> {
     const owned = typeof source === 'string' ? await openRegularFile(source) : undefined;
     const input = owned ?? (source as FileHandle);
     try {
-      const before = await input.stat({ bigint: true });
+      const before = (!owned && opts.stat) || (await input.stat({ bigint: true }));
       if (!before.isFile()) throw new BlobStoreError('not_a_file', 'only regular files can be stored as blobs');
       const temp = this.tempPath();
       let written: BlobRef;
@@ -244,7 +254,7 @@ class LocalBlobStore implements BlobStore {
   }
 
   private tempPath(): string {
-    return join(this.root, 'tmp', `${randomBytes(12).toString('hex')}.tmp`);
+    return join(this.root, 'tmp', `${this.tempPrefix}-${(this.tempCount++).toString(36)}.tmp`);
   }
 
   /** Hashes while copying, so the recorded hash is always the hash of the bytes stored. */
@@ -273,15 +283,28 @@ class LocalBlobStore implements BlobStore {
     return { sha256: hash.digest('hex'), size };
   }
 
-  /** Moves a finished temp file into place, or keeps the blob already there (write-once). */
+  /**
+   * Puts a finished temp file in place, or keeps the blob already there (write-once). link() fails
+   * if the name exists, so one call both checks and publishes, and the common case throws nothing.
+   */
   private async commit(temp: string, ref: BlobRef): Promise<BlobRef> {
-    if (await this.keepExisting(ref)) {
-      await unlink(temp).catch(() => undefined);
-      return ref;
-    }
     await this.ensureShard(ref.sha256);
-    await rename(temp, this.pathOf(ref.sha256));
-    this.unsyncedDirs.add(join(this.root, 'sha256', ref.sha256.slice(0, 2)));
+    const path = this.pathOf(ref.sha256);
+    try {
+      await link(temp, path);
+      this.unsyncedDirs.add(join(this.root, 'sha256', ref.sha256.slice(0, 2)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        await unlink(temp).catch(() => undefined);
+        throw err;
+      }
+      if (!(await this.keepExisting(ref))) {
+        await rename(temp, path); // a torn blob from a crash: replace it
+        this.unsyncedDirs.add(join(this.root, 'sha256', ref.sha256.slice(0, 2)));
+        return ref;
+      }
+    }
+    await unlink(temp);
     return ref;
   }
 

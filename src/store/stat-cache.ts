@@ -128,7 +128,8 @@ export class StatCache {
     // From here on a new save() call queues another write, so it also covers entries recorded during this one.
     this.queued = undefined;
     const writtenAtNs = await this.clockNs();
-    const out: CacheFile = { version: 1, writtenAtNs: String(writtenAtNs), entries: {} };
+    // No prototype: a file may be called "__proto__".
+    const out: CacheFile = { version: 1, writtenAtNs: String(writtenAtNs), entries: Object.create(null) };
     for (const [rel, e] of this.entries) {
       out.entries[rel] = { ino: String(e.ino), size: String(e.size), mtimeNs: String(e.mtimeNs), ctimeNs: String(e.ctimeNs), sha256: e.sha256, hashedAtNs: String(e.hashedAtNs) };
     }

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { catalogSchema } from './schema';
 import { applyMigrations } from './migrate';
@@ -27,10 +29,18 @@ export async function openCatalog(location: CatalogLocation): Promise<Catalog> {
   return catalog;
 }
 
+/**
+ * A PGlite data directory with every migration applied, made by `npm run build`. Creating a
+ * database from scratch runs initdb inside WebAssembly (seconds); unpacking this takes a fraction.
+ */
+export const CATALOG_TEMPLATE_PATH = join(__dirname, '..', '..', '..', 'dist', 'catalog-template.tar.gz');
+
 async function openPglite(dir: string): Promise<Catalog> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
-  const client = await PGlite.create(dir);
+  const fresh = !existsSync(join(dir, 'PG_VERSION'));
+  const template = fresh && existsSync(CATALOG_TEMPLATE_PATH) ? new Blob([readFileSync(CATALOG_TEMPLATE_PATH)]) : undefined;
+  const client = await PGlite.create(dir, template ? { loadDataDir: template } : {});
   const db = drizzle(client, { schema: catalogSchema }) as unknown as CatalogDb;
   return { db, driver: 'pglite', close: () => client.close() };
 }
@@ -46,4 +56,17 @@ async function openPostgres(url: string): Promise<Catalog> {
   probe.release();
   const db = drizzle(pool, { schema: catalogSchema }) as unknown as CatalogDb;
   return { db, driver: 'postgres', close: () => pool.end() };
+}
+
+/** Builds the template: a fresh in-memory PGlite, migrated, dumped as a gzipped tarball. */
+export async function buildCatalogTemplate(): Promise<Buffer> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const client = await PGlite.create();
+  try {
+    await applyMigrations(drizzle(client, { schema: catalogSchema }) as unknown as CatalogDb);
+    return Buffer.from(await (await client.dumpDataDir('gzip')).arrayBuffer());
+  } finally {
+    await client.close();
+  }
 }

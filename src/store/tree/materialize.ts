@@ -9,7 +9,7 @@ import { mapLimit, TaskPool, throttled } from './limit';
 import { parseRelPath, readTree, resolveChain } from './read';
 
 export interface MaterializeOptions {
-  /** Restore only these relative paths (files or folders); all of the tree when absent or when one is ''. */
+  /** Restore only these relative paths (files or folders): absent, or one of them '', means the whole tree; [] means nothing. */
   subPaths?: string[];
   strategy: MaterializeStrategy;
   /** Files written at once (default 16). */
@@ -23,6 +23,10 @@ export interface MaterializeOptions {
 // Our temp files inside the target; a crashed run's leftovers are removed once they are an hour old.
 const TEMP_PREFIX = '.handout-tmp-';
 const STALE_TEMP_MS = 60 * 60 * 1000;
+// Random per process (runs never collide), then a counter: cheaper than random bytes per file.
+const tempTag = `${randomBytes(6).toString('hex')}-`;
+let tempCount = 0;
+const tempName = () => `${TEMP_PREFIX}${tempTag}${(tempCount++).toString(36)}`;
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
 
 interface Selection {
@@ -232,7 +236,7 @@ class Materializer {
   }
 
   private async writeFile(dir: OpenDir, entry: FileEntry): Promise<void> {
-    const temp = dir.child(`${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const temp = dir.child(tempName());
     // O_EXCL | O_NOFOLLOW: we create a new file and nothing else; a link planted at the name fails the open.
     const out = await open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
     try {
@@ -260,7 +264,7 @@ class Materializer {
   }
 
   private async writeSymlink(dir: OpenDir, entry: SymlinkEntry): Promise<void> {
-    const temp = dir.child(`${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const temp = dir.child(tempName());
     await symlink(entry.target, temp);
     await this.replace(dir, temp, entry.name);
     this.result.symlinksWritten++;

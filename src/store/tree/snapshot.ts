@@ -72,6 +72,7 @@ class SnapshotWalk {
   private hashedAtNs = 0n;
   private hashedSinceSave = 0;
   private lastSave = Date.now();
+  private lastSaveTook = 0;
 
   constructor(
     private readonly anchor: TreeAnchor,
@@ -160,7 +161,7 @@ class SnapshotWalk {
         continue;
       }
       try {
-        return { ref: await this.blobs.putFile(opened.handle, { onData: (n) => this.bytesRead(n) }), stat: opened.stat };
+        return { ref: await this.blobs.putFile(opened.handle, { stat: opened.stat, onData: (n) => this.bytesRead(n) }), stat: opened.stat };
       } catch (err) {
         if (!(err instanceof BlobStoreError && err.kind === 'source_changed')) throw err;
         if (attempt >= READ_ATTEMPTS) throw changedError(rel, `kept changing while it was read (${READ_ATTEMPTS} attempts)`, err);
@@ -239,13 +240,22 @@ class SnapshotWalk {
     this.progress.tick();
   }
 
-  /** A periodic save lets a killed walk's retry reuse what was hashed; a failed one only costs re-hashing. */
+  /**
+   * A periodic save lets a killed walk's retry reuse what was hashed; a failed one only costs re-hashing.
+   * Each save rewrites the whole cache, so saves are spaced at least 20 times their own duration apart.
+   */
   private maybeSaveCache(): void {
     if (!this.cache) return;
     this.hashedSinceSave++;
-    if (this.hashedSinceSave < (this.opts.saveCacheEvery ?? 500) && Date.now() - this.lastSave < CACHE_SAVE_INTERVAL_MS) return;
+    const since = Date.now() - this.lastSave;
+    if (this.hashedSinceSave < (this.opts.saveCacheEvery ?? 500) && since < CACHE_SAVE_INTERVAL_MS) return;
+    if (since < 20 * this.lastSaveTook) return;
     this.hashedSinceSave = 0;
     this.lastSave = Date.now();
-    this.cache.save().catch(() => undefined);
+    const started = Date.now();
+    this.cache.save().then(
+      () => (this.lastSaveTook = Date.now() - started),
+      () => undefined,
+    );
   }
 }
