@@ -4,6 +4,10 @@
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
+// File-system work (hashing, copying blobs) runs on libuv's thread pool, 4 threads by default; the
+// snapshot and restore paths keep up to 16 operations in flight. Must be set before any I/O starts.
+process.env.UV_THREADPOOL_SIZE = process.env.UV_THREADPOOL_SIZE || '16';
+
 const entry = join(__dirname, '..', 'dist', 'cli', 'main.js');
 if (!existsSync(entry)) {
   process.stderr.write('Error: Handout is not built yet: run "npm install" (or "npm run build") in ' + join(__dirname, '..') + '\n');

@@ -26,7 +26,10 @@ export const ServerConfig = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** Largest single file `files put` accepts, in bytes. */
   maxUploadBytes: z.number().int().positive(),
-  /** Blobs no snapshot references are freed only once they are this old (protects snapshots being written). */
+  /**
+   * Blobs no snapshot references are freed only once they are this old: a snapshot still being written
+   * (up to its 6-hour capture limit) has blobs no catalog row points at yet. Default one day.
+   */
   blobGcGraceSeconds: z.number().int().nonnegative(),
   /** Test hook only: every activity first waits this long (heartbeating), so tests can stop the stack mid-task. */
   testActivityDelayMs: z.number().int().nonnegative(),
@@ -62,7 +65,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     databaseUrl,
     logLevel: env.HANDOUT_LOG_LEVEL || 'warn',
     maxUploadBytes: int('HANDOUT_MAX_UPLOAD_BYTES', 1024 ** 3),
-    blobGcGraceSeconds: int('HANDOUT_BLOB_GC_GRACE_SECONDS', 3600),
+    blobGcGraceSeconds: int('HANDOUT_BLOB_GC_GRACE_SECONDS', 86_400),
     testActivityDelayMs: int('HANDOUT_TEST_ACTIVITY_DELAY_MS', 0),
   });
   if (Boolean(env.TEMPORAL_TLS_CERT) !== Boolean(env.TEMPORAL_TLS_KEY)) {
