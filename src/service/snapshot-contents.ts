@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { StageSelection } from '../activities/apply-stage';
+import type { AppConfig } from '../domain/apps';
 import type { InstanceRef } from '../domain/context';
 import type { FileEntry } from '../domain/files';
 import type { TableFormat, TableInfo } from '../domain/tables';
@@ -61,10 +62,31 @@ export async function readSnapshotFile(deps: ServiceDeps, p: Principal, ref: Ins
   return { stream: createReadStream(blobs.pathOf(entry.sha256)), size: entry.size };
 }
 
-export async function listSnapshotTables(deps: ServiceDeps, p: Principal, ref: InstanceRef, snapshot: string): Promise<TableInfo[]> {
+/** The snapshot object of a snapshot the caller may read. */
+async function snapshotObject(deps: ServiceDeps, p: Principal, ref: InstanceRef, snapshot: string) {
   const { row } = await resolveSnapshot(deps, p, ref, snapshot);
-  const object = await readSnapshotObject(await blobStoreOf(deps.dataDir), row.objectSha256);
-  return object.tables.map((t) => ({ name: t.name, row_count: t.row_count, column_count: t.schema.length }));
+  return readSnapshotObject(await blobStoreOf(deps.dataDir), row.objectSha256);
+}
+
+export async function listSnapshotTables(deps: ServiceDeps, p: Principal, ref: InstanceRef, snapshot: string): Promise<TableInfo[]> {
+  return (await snapshotObject(deps, p, ref, snapshot)).tables.map((t) => ({ name: t.name, row_count: t.row_count, column_count: t.schema.length }));
+}
+
+/** A snapshot table's columns and DDL, as recorded when the snapshot was taken. */
+export async function snapshotTable(deps: ServiceDeps, p: Principal, ref: InstanceRef, snapshot: string, table: string) {
+  const entry = (await snapshotObject(deps, p, ref, snapshot)).tables.find((t) => t.name.toLowerCase() === table.toLowerCase());
+  if (!entry) throw notFound(`table "${table}" in snapshot "${snapshot}"`);
+  return entry;
+}
+
+/** The CREATE statements of every table of a snapshot, one per line. */
+export async function snapshotSchemaDdl(deps: ServiceDeps, p: Principal, ref: InstanceRef, snapshot: string): Promise<string> {
+  return (await snapshotObject(deps, p, ref, snapshot)).tables.map((t) => `${t.ddl}\n`).join('');
+}
+
+/** The app configs a snapshot holds. */
+export async function snapshotApps(deps: ServiceDeps, p: Principal, ref: InstanceRef, snapshot: string): Promise<AppConfig[]> {
+  return (await snapshotObject(deps, p, ref, snapshot)).apps;
 }
 
 /** A table of a snapshot as Parquet (its blob, as stored) or CSV (converted in a scratch DuckDB). */

@@ -17,14 +17,22 @@ export function registerTableRoutes(app: HandoutApp, deps: ServiceDeps): void {
       ? tables.listTables(deps, req.principal, refOf(req.params))
       : contents.listSnapshotTables(deps, req.principal, refOf(req.params), req.query.snapshot);
   });
-  app.get(`${INSTANCE_PREFIX}/tables/:table/columns`, { schema: { tags: ['tables'], params: TableParams, response: { 200: z.array(ColumnInfo) } } }, (req) =>
-    tables.tableColumns(deps, req.principal, refOf(req.params), req.params.table),
+  app.get(`${INSTANCE_PREFIX}/tables/:table/columns`, { schema: { tags: ['tables'], params: TableParams, querystring: SnapshotQuery, response: { 200: z.array(ColumnInfo) } } }, async (req) =>
+    req.query.snapshot === CURRENT_STATE
+      ? tables.tableColumns(deps, req.principal, refOf(req.params), req.params.table)
+      : (await contents.snapshotTable(deps, req.principal, refOf(req.params), req.query.snapshot, req.params.table)).schema,
   );
-  app.get(`${INSTANCE_PREFIX}/tables/:table/ddl`, { schema: { tags: ['tables'], params: TableParams, response: { 200: z.object({ ddl: z.string() }) } } }, async (req) => ({
-    ddl: await tables.tableDdl(deps, req.principal, refOf(req.params), req.params.table),
+  app.get(`${INSTANCE_PREFIX}/tables/:table/ddl`, { schema: { tags: ['tables'], params: TableParams, querystring: SnapshotQuery, response: { 200: z.object({ ddl: z.string() }) } } }, async (req) => ({
+    ddl:
+      req.query.snapshot === CURRENT_STATE
+        ? await tables.tableDdl(deps, req.principal, refOf(req.params), req.params.table)
+        : (await contents.snapshotTable(deps, req.principal, refOf(req.params), req.query.snapshot, req.params.table)).ddl,
   }));
-  app.get(`${INSTANCE_PREFIX}/schema-ddl`, { schema: { tags: ['tables'], params: InstanceParams, response: { 200: z.object({ ddl: z.string() }) } } }, async (req) => ({
-    ddl: await tables.tableDdl(deps, req.principal, refOf(req.params)),
+  app.get(`${INSTANCE_PREFIX}/schema-ddl`, { schema: { tags: ['tables'], params: InstanceParams, querystring: SnapshotQuery, response: { 200: z.object({ ddl: z.string() }) } } }, async (req) => ({
+    ddl:
+      req.query.snapshot === CURRENT_STATE
+        ? await tables.tableDdl(deps, req.principal, refOf(req.params))
+        : await contents.snapshotSchemaDdl(deps, req.principal, refOf(req.params), req.query.snapshot),
   }));
   app.put(
     `${INSTANCE_PREFIX}/tables/:table/import`,

@@ -63,10 +63,11 @@ function configOf(o: AppOpts): Record<string, unknown> {
 export function appsCommand(): Command {
   const apps = new Command('apps').description('application configurations of an instance');
   withContext(apps.command('list'), 'instance')
+    .option('-p, --snapshot <name>', 'snapshot to read (default: development)', 'development')
     .addOption(formatOption())
-    .action(async (o: CommonOpts) => {
+    .action(async (o: CommonOpts & { snapshot: string }) => {
       const ref = resolveContext('instance', o);
-      print(render(await ApiClient.fromEnvironment().get<AppView[]>(`${instanceApiPath(ref)}/apps`), o.format, appColumns));
+      print(render(await ApiClient.fromEnvironment().get<AppView[]>(`${instanceApiPath(ref)}/apps`, { snapshot: o.snapshot }), o.format, appColumns));
     });
   withAppOptions(withContext(apps.command('create').requiredOption('--slug <slug>', 'app slug'), 'instance'))
     .addOption(formatOption())

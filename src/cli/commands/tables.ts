@@ -36,21 +36,26 @@ export function tablesCommand(): Command {
       ]));
     });
   withContext(tables.command('columns').argument('<table>'), 'instance')
+    .option('-p, --snapshot <name>', 'snapshot to read (default: development)', 'development')
     .addOption(formatOption())
-    .action(async (table: string, o: CommonOpts) => {
-      const rows = await ApiClient.fromEnvironment().get<ColumnInfo[]>(`${base(o)}/tables/${enc(table)}/columns`);
+    .action(async (table: string, o: CommonOpts & { snapshot: string }) => {
+      const rows = await ApiClient.fromEnvironment().get<ColumnInfo[]>(`${base(o)}/tables/${enc(table)}/columns`, { snapshot: o.snapshot });
       print(render(rows, o.format, [
         { header: 'name', value: (c) => c.name },
         { header: 'type', value: (c) => c.type },
         { header: 'nullable', value: (c) => (c.nullable ? 'yes' : 'no') },
       ]));
     });
-  withContext(tables.command('ddl').argument('<table>'), 'instance').action(async (table: string, o: CommonOpts) => {
-    print((await ApiClient.fromEnvironment().get<{ ddl: string }>(`${base(o)}/tables/${enc(table)}/ddl`)).ddl);
-  });
-  withContext(tables.command('schema-ddl'), 'instance').action(async (o: CommonOpts) => {
-    print((await ApiClient.fromEnvironment().get<{ ddl: string }>(`${base(o)}/schema-ddl`)).ddl || '-- no tables');
-  });
+  withContext(tables.command('ddl').argument('<table>'), 'instance')
+    .option('-p, --snapshot <name>', 'snapshot to read (default: development)', 'development')
+    .action(async (table: string, o: CommonOpts & { snapshot: string }) => {
+      print((await ApiClient.fromEnvironment().get<{ ddl: string }>(`${base(o)}/tables/${enc(table)}/ddl`, { snapshot: o.snapshot })).ddl);
+    });
+  withContext(tables.command('schema-ddl'), 'instance')
+    .option('-p, --snapshot <name>', 'snapshot to read (default: development)', 'development')
+    .action(async (o: CommonOpts & { snapshot: string }) => {
+      print((await ApiClient.fromEnvironment().get<{ ddl: string }>(`${base(o)}/schema-ddl`, { snapshot: o.snapshot })).ddl || '-- no tables');
+    });
   withContext(tables.command('import').description('import a CSV (with a header row) or Parquet file').argument('<table>').argument('<file>'), 'instance')
     .addOption(new Option('--mode <mode>', 'create (fails if the table exists), replace, or append').choices(['create', 'replace', 'append']).default('create'))
     .addOption(fileFormatOption())

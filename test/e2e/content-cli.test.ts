@@ -1,0 +1,122 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AppView, SnapshotView, TableInfo, TaskView } from '../../src/domain';
+import type { FileEntry } from '../../src/domain/files';
+import { tempDir } from '../helpers/catalog';
+import { expectCliError, handoutJson, handoutOk, runHandout, startHandoutUp, type RunningUp } from '../helpers/cli';
+import { freePort } from '../helpers/ports';
+import { testTemporalAddress, uniqueTaskQueue } from '../helpers/temporal';
+import { treeListing } from '../helpers/unchanged';
+
+/** Files, tables, apps and snapshots through the real binary, as a user of the platform's CLI types them. */
+describe('content and snapshots with the handout CLI', () => {
+  let up: RunningUp;
+  let dataDir: string;
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    dataDir = tempDir('content-cli');
+    work = tempDir('content-cli-work');
+    up = await startHandoutUp({ HANDOUT_DATA_DIR: dataDir, HANDOUT_PORT: String(await freePort()), TEMPORAL_ADDRESS: testTemporalAddress(), HANDOUT_TASK_QUEUE: uniqueTaskQueue('content-cli') });
+    env = { HOME: tempDir('content-cli-home'), HANDOUT_API_URL: up.apiUrl, HANDOUT_API_KEY: up.bootstrapKey!, HANDOUT_CONTEXT: '{"org_slug":"my_org","space_slug":"my_space","instance_slug":"my_instance"}' };
+    await handoutOk(['orgs', 'create', '--slug', 'my_org'], env);
+    await handoutOk(['spaces', 'create', '-o', 'my_org', '--slug', 'my_space'], env);
+    await handoutOk(['instances', 'create', '-o', 'my_org', '-s', 'my_space', '-n', 'My Instance', '--slug', 'my_instance', '-w'], env);
+    await handoutOk(['instances', 'create', '-o', 'my_org', '-s', 'my_space', '-n', 'Empty', '--slug', 'empty', '-w'], env);
+  });
+  afterAll(async () => {
+    await up?.stop('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  /** What the instance holds, read straight from the API (what `files list -r`, `tables list`… show). */
+  const visible = async () => {
+    const get = async <T>(path: string) =>
+      (await (await fetch(`${up.apiUrl}/api/v1/orgs/my_org/spaces/my_space/instances/my_instance${path}`, { headers: { authorization: `Bearer ${up.bootstrapKey}` } })).json()) as T;
+    return {
+      files: await get<FileEntry[]>('/files?recursive=true'),
+      tables: await get<TableInfo[]>('/tables'),
+      apps: await get<AppView[]>('/apps'),
+      snapshots: await get<SnapshotView[]>('/snapshots'),
+      audit: ((await (await fetch(`${up.apiUrl}/api/v1/audit`, { headers: { authorization: `Bearer ${up.bootstrapKey}` } })).json()) as unknown[]).length,
+    };
+  };
+
+  it('snapshot → change → restore gives back the exact bytes and rows; partial and cross-instance restores work', async () => {
+    const src = join(work, 'course');
+    mkdirSync(join(src, 'data'), { recursive: true });
+    writeFileSync(join(src, 'README.md'), '# Course\n');
+    writeFileSync(join(src, 'data', 'dataset.csv'), 'a,b\n1,2\n');
+    writeFileSync(join(src, 'data', 'blob.bin'), Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 31) % 256)));
+    await handoutOk(['files', 'put', src, '/files/course'], env);
+    writeFileSync(join(work, 'results.csv'), 'id,score\n1,10\n2,20\n');
+    await handoutOk(['tables', 'import', 'results', join(work, 'results.csv')], env);
+    await handoutOk(['apps', 'create', '--slug', 'jupyter_lab', '-n', 'JupyterLab', '--base-image', 'jupyter/scipy:2026', '--package', 'pandas'], env);
+    const [snap] = await handoutJson<TaskView[]>(['snapshots', 'create', '-n', 'week1', '-d', 'handed out', '--wait'], env);
+    expect(snap!.status).toBe('COMPLETED');
+    const original = await visible();
+
+    await handoutOk(['files', 'rm', '/files/course/data/blob.bin'], env);
+    writeFileSync(join(work, 'other.md'), 'changed');
+    await handoutOk(['files', 'put', join(work, 'other.md'), '/files/course/README.md'], env);
+    writeFileSync(join(work, 'results2.csv'), 'id,score\n7,70\n');
+    await handoutOk(['tables', 'import', 'results', join(work, 'results2.csv'), '--mode', 'replace'], env);
+    await handoutOk(['apps', 'delete', 'jupyter_lab'], env);
+
+    await handoutOk(['snapshots', 'restore', '-p', 'week1', '--wait'], env);
+    const restored = await visible();
+    expect(restored.files.map((f) => [f.path, f.type, f.size])).toEqual(original.files.map((f) => [f.path, f.type, f.size]));
+    expect(restored.tables).toEqual(original.tables);
+    expect(restored.apps.map((a) => a.slug)).toEqual(['jupyter_lab']);
+    const out = join(work, 'got');
+    await handoutOk(['files', 'get', '/files/course', out], env);
+    expect(treeListing(out)).toEqual(treeListing(src));
+    await handoutOk(['tables', 'export', 'results', join(work, 'results-out.csv')], env);
+    expect(readFileSync(join(work, 'results-out.csv'), 'utf8')).toBe('id,score\n1,10\n2,20\n');
+
+    // Snapshot contents are readable with -p, and the safety snapshot kept the changed state.
+    const safety = (await handoutJson<SnapshotView[]>(['snapshots', 'list'], env)).find((s) => s.kind === 'safety')!;
+    await handoutOk(['files', 'get', '/files/course/README.md', join(work, 'safety-readme.md'), '-p', safety.name], env);
+    expect(readFileSync(join(work, 'safety-readme.md'), 'utf8')).toBe('changed');
+    await handoutOk(['tables', 'export', 'results', join(work, 'week1.parquet'), '-p', 'week1'], env);
+    expect(readFileSync(join(work, 'week1.parquet')).subarray(0, 4).toString()).toBe('PAR1');
+    expect(await handoutOk(['tables', 'ddl', 'results', '-p', 'week1'], env)).toMatch(/CREATE TABLE results/);
+
+    // Partial restore into another instance.
+    await handoutOk(['snapshots', 'restore', '-p', 'week1', '--target-org', 'my_org', '--target-space', 'my_space', '--target-instance', 'empty', '--files', '/files/course/data', '--tables', 'results', '-w'], env);
+    const emptyEnv = { ...env, HANDOUT_CONTEXT: '{"org_slug":"my_org","space_slug":"my_space","instance_slug":"empty"}' };
+    expect((await handoutJson<FileEntry[]>(['files', 'list', '-r'], emptyEnv)).map((f) => f.path)).toEqual(['/files/course', '/files/course/data', '/files/course/data/blob.bin', '/files/course/data/dataset.csv']);
+    expect((await handoutJson<TableInfo[]>(['tables', 'list'], emptyEnv)).map((t) => t.name)).toEqual(['results']);
+    expect(await handoutJson<AppView[]>(['apps', 'list'], emptyEnv)).toEqual([]);
+  });
+
+  describe('bad input: one line on stderr, exit 1, nothing changed', () => {
+    let before: unknown;
+    beforeEach(async () => {
+      before = await visible();
+    });
+    afterEach(async () => {
+      expect(await visible()).toEqual(before);
+    });
+
+    it.each([
+      ['a path with ..', ['files', 'put', 'LOCAL', '/files/../../etc/x'], /contains a "\." or "\.\." segment/],
+      ['a path outside /files', ['files', 'put', 'LOCAL', '/etc/passwd'], /is not under \/files/],
+      ['a table name that is not an identifier', ['tables', 'import', 'x;drop', 'CSV'], /invalid table name "x;drop"/],
+      ['a CSV that does not parse', ['tables', 'import', 'broken', 'BADCSV'], /not valid CSV/],
+      ['a duplicate snapshot name', ['snapshots', 'create', '-n', 'week1'], /a snapshot named "week1" already exists/],
+      ['an unknown snapshot', ['snapshots', 'restore', '-p', 'nope'], /snapshot "nope" of instance my_org\/my_space\/my_instance not found/],
+      ['reading an unknown snapshot', ['files', 'list', '-p', 'nope'], /snapshot "nope"/],
+      ['a restore path not in the snapshot', ['snapshots', 'restore', '-p', 'week1', '--files', '/files/ghost'], /\/files\/ghost is not in snapshot "week1"/],
+      ['half a target', ['snapshots', 'restore', '-p', 'week1', '--target-org', 'my_org'], /--target-org, --target-space and --target-instance go together/],
+    ])('%s', async (_name, args, message) => {
+      writeFileSync(join(work, 'local.txt'), 'x');
+      writeFileSync(join(work, 'ok.csv'), 'id\n1\n');
+      writeFileSync(join(work, 'bad.csv'), 'id,name\n1,"unterminated\n2,x\n');
+      const resolved = args.map((a) => (a === 'LOCAL' ? join(work, 'local.txt') : a === 'CSV' ? join(work, 'ok.csv') : a === 'BADCSV' ? join(work, 'bad.csv') : a));
+      expectCliError(await runHandout(resolved, env), message);
+    });
+  });
+});
