@@ -13,12 +13,12 @@
 // handout's start-up are timed alone (module loading, opening a fresh and an existing catalog).
 // Timings are measured here and only here; no test asserts them.
 
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync, readFileSync } = require('node:fs');
-const { createConnection, createServer } = require('node:net');
 const os = require('node:os');
 const { join, relative } = require('node:path');
 const { performance } = require('node:perf_hooks');
+const { freePorts, tail, waitUntil: waitUntilFor, stop: stopWithin, tcpOpen, healthy, stats, commandOutput: commandOutputIn } = require('./lib/util.js');
 
 const ROOT = join(__dirname, '..');
 const REPORT = join(__dirname, 'reports', 'startup.md');
@@ -26,6 +26,11 @@ const AIM = 1.5;
 const POLL_MS = 20;
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 30_000;
+
+// The shared helpers (bench/lib/util.js), with this benchmark's limits and directory.
+const waitUntil = (child, what, probe, output) => waitUntilFor(child, what, probe, output, { timeoutMs: START_TIMEOUT_MS, pollMs: POLL_MS });
+const stop = (child) => stopWithin(child, STOP_TIMEOUT_MS);
+const commandOutput = (cmd, args) => commandOutputIn(cmd, args, ROOT);
 
 function parseArgs(argv) {
   const opts = { runs: 5, report: true };
@@ -47,29 +52,6 @@ function parseArgs(argv) {
 function fail(message) {
   process.stderr.write(`Error: ${message}\n`);
   process.exit(1);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * `n` distinct TCP ports that were free a moment ago on 127.0.0.1: all are bound to port 0 at once and
- * then released, so the kernel cannot hand out the same port twice.
- */
-async function freePorts(n) {
-  const servers = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-    }
-    return servers.map((server) => server.address().port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(() => resolve()))));
-  }
 }
 
 /** Children still running, killed on the way out whatever happens. */
@@ -101,60 +83,6 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     process.stderr.write(`\n${signal}: stopping the benchmark\n`);
     cleanup();
     process.exit(130);
-  });
-}
-
-/** Keeps the last few KB a child wrote, to explain a failure. */
-function tail(child) {
-  let text = '';
-  const keep = (chunk) => {
-    text = (text + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return () => text.trim();
-}
-
-/**
- * Polls `probe` every POLL_MS until it returns true; fails if the child exits, prints an error line
- * (a `handout up` that failed to start says so on stderr), or time runs out.
- */
-async function waitUntil(child, what, probe, output) {
-  const deadline = performance.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output()}`);
-    }
-    if (/^Error: /m.test(output())) throw new Error(`${what} failed to start:\n${output()}`);
-    if (await probe()) return;
-    if (performance.now() > deadline) throw new Error(`${what} was not ready after ${START_TIMEOUT_MS / 1000} s:\n${output()}`);
-    await sleep(POLL_MS);
-  }
-}
-
-/** SIGTERM, then the time until the process has exited (SIGKILL after STOP_TIMEOUT_MS). */
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return 0;
-  const t0 = performance.now();
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
-  return performance.now() - t0;
-}
-
-/** True when something accepts TCP connections on host:port (a refused connect fails within a millisecond). */
-function tcpOpen(host, port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (open) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.setTimeout(1000, () => done(false));
   });
 }
 
@@ -196,16 +124,6 @@ async function runTemporal(cli, dir) {
   }
   const startMs = performance.now() - t0;
   return { startMs, stopMs: await stop(child) };
-}
-
-async function healthy(url) {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
-    await response.arrayBuffer();
-    return response.status === 200;
-  } catch {
-    return false;
-  }
 }
 
 /** (b) `node bin/handout.js up`, embedded mode, on data directory `dir`. */
@@ -288,19 +206,7 @@ async function measure(scenario, label, run) {
   }
 }
 
-function stats(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1] };
-}
-
 const ms = (v) => `${Math.round(v)}`;
-
-function commandOutput(cmd, args) {
-  const run = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8' });
-  return run.status === 0 ? run.stdout.trim() : undefined;
-}
 
 function machine(cli) {
   const dirty = commandOutput('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'scripts', 'bin', 'package.json']);
