@@ -50,3 +50,11 @@ export async function stateSnapshot(catalog: Catalog, dataDir: string): Promise<
     instanceStates: treeListing(join(dataDir, 'instances')),
   };
 }
+
+/** Runs `work` and asserts that it changed nothing a request could have changed; returns its result. */
+export async function expectUnchanged<T>(stack: { catalog: Catalog; dataDir: string }, work: () => Promise<T>): Promise<T> {
+  const before = await stateSnapshot(stack.catalog, stack.dataDir);
+  const result = await work();
+  expect(await stateSnapshot(stack.catalog, stack.dataDir)).toEqual(before);
+  return result;
+}

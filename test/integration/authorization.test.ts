@@ -4,7 +4,7 @@ import { hashApiKey } from '../../src/service/identity';
 import { insertKey, findUserByEmail } from '../../src/store/catalog/identity';
 import { course, createInstance, userWithKey } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
-import { stateSnapshot } from '../helpers/unchanged';
+import { expectUnchanged } from '../helpers/unchanged';
 
 type Keys = Awaited<ReturnType<typeof course>>;
 
@@ -22,11 +22,9 @@ describe('authentication and roles, enforced by the server', () => {
 
   /** Sends a request that must be refused, and proves nothing changed: catalog rows, audit events, instance dirs. */
   async function expectRefused(key: string | null, method: 'GET' | 'POST', url: string, body: unknown, status: number, message: RegExp) {
-    const before = await stateSnapshot(stack.catalog, stack.dataDir);
-    const res = await stack.call<{ error: { code: string; message: string } }>(method, url, { key, body });
+    const res = await expectUnchanged(stack, () => stack.call<{ error: { code: string; message: string } }>(method, url, { key, body }));
     expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code: status === 401 ? 'unauthenticated' : 'forbidden' });
     expect(res.body.error.message).toMatch(message);
-    expect(await stateSnapshot(stack.catalog, stack.dataDir)).toEqual(before);
   }
 
   describe('401: every API call needs a valid key', () => {
@@ -69,11 +67,9 @@ describe('authentication and roles, enforced by the server', () => {
     });
 
     it('rejects a key expiry in the past and creates no key', async () => {
-      const before = await stateSnapshot(stack.catalog, stack.dataDir);
-      const res = await stack.call<{ error: { message: string } }>('POST', '/api/v1/keys', { body: { user_email: 'alice@uni.edu', expires_at: '2020-01-01T00:00:00Z' } });
+      const res = await expectUnchanged(stack, () => stack.call<{ error: { message: string } }>('POST', '/api/v1/keys', { body: { user_email: 'alice@uni.edu', expires_at: '2020-01-01T00:00:00Z' } }));
       expect(res.status).toBe(400);
       expect(res.body.error.message).toMatch(/not in the future/);
-      expect(await stateSnapshot(stack.catalog, stack.dataDir)).toEqual(before);
     });
   });
 

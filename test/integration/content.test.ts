@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/catalog';
 import { downloadBytes, exportCsv, importCsv, inst, upload } from '../helpers/content';
 import { course } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
-import { stateSnapshot } from '../helpers/unchanged';
+import { expectUnchanged as expectStateUnchanged } from '../helpers/unchanged';
 
 type Keys = Awaited<ReturnType<typeof course>>;
 type ErrorReply = { error: { code: string; message: string } };
@@ -29,12 +29,7 @@ describe('files, tables and apps of an instance through the API', () => {
   });
   afterAll(() => stack?.close());
 
-  async function expectUnchanged<T>(run: () => Promise<T>): Promise<T> {
-    const before = await stateSnapshot(stack.catalog, stack.dataDir);
-    const result = await run();
-    expect(await stateSnapshot(stack.catalog, stack.dataDir)).toEqual(before);
-    return result;
-  }
+  const expectUnchanged = <T>(run: () => Promise<T>) => expectStateUnchanged(stack, run);
 
   it('writes, lists, reads and removes files; each write is whole and audited with its sha256', async () => {
     const put = await upload(stack, alice, '/files/hw/answer.txt', 'forty-two\n', keys.alice);

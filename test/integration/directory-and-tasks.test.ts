@@ -9,7 +9,7 @@ import { instances, tasks } from '../../src/store/catalog/schema';
 import { instancePaths } from '../../src/store/instance-storage';
 import { createInstance, finishedTask } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
-import { stateSnapshot } from '../helpers/unchanged';
+import { expectUnchanged } from '../helpers/unchanged';
 
 type ErrorReply = { error: { code: string; message: string } };
 
@@ -24,11 +24,9 @@ describe('orgs, spaces and instances through the API, with instance creation as 
   afterAll(() => stack?.close());
 
   async function expectBadInput(method: 'GET' | 'POST', url: string, body: unknown, status: number, message: RegExp) {
-    const before = await stateSnapshot(stack.catalog, stack.dataDir);
-    const res = await stack.call<ErrorReply>(method, url, { body });
+    const res = await expectUnchanged(stack, () => stack.call<ErrorReply>(method, url, { body }));
     expect(res.status).toBe(status);
     expect(res.body.error.message).toMatch(message);
-    expect(await stateSnapshot(stack.catalog, stack.dataDir)).toEqual(before);
   }
 
   it('creates an instance as a task: QUEUED or RUNNING, then COMPLETED with its result, times and a Web UI link', async () => {

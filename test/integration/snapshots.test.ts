@@ -9,7 +9,7 @@ import { tempDir } from '../helpers/catalog';
 import { downloadBytes, exportCsv, importCsv, inst, runTask, upload } from '../helpers/content';
 import { course } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
-import { stateSnapshot, treeListing } from '../helpers/unchanged';
+import { expectUnchanged as expectStateUnchanged, treeListing } from '../helpers/unchanged';
 
 type Keys = Awaited<ReturnType<typeof course>>;
 type ErrorReply = { error: { code: string; message: string } };
@@ -30,12 +30,7 @@ describe('snapshots: immutable, content-addressed; restore whole or in part', ()
   });
   afterAll(() => stack?.close());
 
-  async function expectUnchanged<T>(run: () => Promise<T>): Promise<T> {
-    const before = await stateSnapshot(stack.catalog, stack.dataDir);
-    const result = await run();
-    expect(await stateSnapshot(stack.catalog, stack.dataDir)).toEqual(before);
-    return result;
-  }
+  const expectUnchanged = <T>(run: () => Promise<T>) => expectStateUnchanged(stack, run);
 
   it('snapshot → change → restore gives back the exact bytes, table rows and apps, after a safety snapshot', async () => {
     const binary = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 256));
