@@ -18,7 +18,7 @@
 // Timings are measured here and only here; no test asserts them.
 
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, accessSync, constants } = require('node:fs');
+const { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, accessSync, constants, cpSync, statSync } = require('node:fs');
 const os = require('node:os');
 const { basename, join, relative } = require('node:path');
 const { performance } = require('node:perf_hooks');
@@ -31,6 +31,10 @@ const WORK = join(__dirname, 'work', 'snapshot');
 let SOURCE = join(WORK, 'source');
 let SPEC = tree.DEFAULT_SPEC;
 const PARTS_SCRIPT = join(__dirname, 'lib', 'snapshot-parts.js');
+// The build under test, copied here at the start: other engineers' `npm test` rebuilds dist/ while this runs.
+const APP = join(WORK, 'build');
+// What bin/handout.js sets for itself (libuv's thread pool size); the parts timed alone get the same.
+const THREADPOOL = process.env.UV_THREADPOOL_SIZE || '16';
 // Every run's scratch space; nothing in it is deleted before all measurements are done (the report's
 // "How it is measured" says why: on ext4 without a journal, creating files soon after deleting many is slow).
 const RUNS = join(WORK, 'runs');
@@ -83,6 +87,7 @@ function track(child) {
 function cleanup() {
   for (const child of live) child.kill('SIGKILL');
   rmSync(RUNS, { recursive: true, force: true });
+  rmSync(APP, { recursive: true, force: true });
 }
 
 /** A fresh, empty scratch folder for one round. */
@@ -139,10 +144,10 @@ class Handout {
   static async start(cli, dataDir) {
     const [port, temporalPort, uiPort] = await freePorts(3);
     mkdirSync(dataDir, { recursive: true });
-    const env = { ...process.env, HANDOUT_DATA_DIR: dataDir, HANDOUT_PORT: String(port), HANDOUT_TEMPORAL_PORT: String(temporalPort), HANDOUT_TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_CLI_PATH: cli };
+    const env = { ...process.env, HANDOUT_DATA_DIR: dataDir, HANDOUT_PORT: String(port), HANDOUT_TEMPORAL_PORT: String(temporalPort), HANDOUT_TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_CLI_PATH: cli, HANDOUT_TEMPORAL_INSTALL_DIR: process.env.HANDOUT_TEMPORAL_INSTALL_DIR || join(ROOT, '.temporal') };
     // Embedded mode with the PGlite catalog: nothing external, whatever the caller's shell has set.
     for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'HANDOUT_HOST', 'TEMPORAL_UI_URL', 'HANDOUT_TEST_ACTIVITY_DELAY_MS']) delete env[name];
-    const child = track(spawn(process.execPath, [join(ROOT, 'bin', 'handout.js'), 'up'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = track(spawn(process.execPath, [join(APP, 'bin', 'handout.js'), 'up'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
     const output = tail(child);
     try {
       await waitUntil(child, 'handout up', () => healthy(`http://127.0.0.1:${port}/healthz`), output, { timeoutMs: 180_000, pollMs: 100 });
@@ -162,7 +167,7 @@ class Handout {
 
   /** `node bin/handout.js …args`, timed from spawn to exit; `json` parses `-f json` output (always a list). */
   async cli(args) {
-    const r = await run(process.execPath, [join(ROOT, 'bin', 'handout.js'), ...args], { env: this.env }).catch((err) => {
+    const r = await run(process.execPath, [join(APP, 'bin', 'handout.js'), ...args], { env: this.env }).catch((err) => {
       const state = this.child.exitCode !== null || this.child.signalCode !== null ? `exited (${this.child.exitCode ?? this.child.signalCode})` : 'running';
       throw new Error(`${err.message}\n[handout up ${state}; its last output:]\n${this.output()}`);
     });
@@ -349,7 +354,8 @@ async function attempt(what, label, fn) {
 // Where Handout's time goes: parts timed alone, in a fresh process each (bench/lib/snapshot-parts.js).
 
 async function part(name, args) {
-  const r = await run(process.execPath, [PARTS_SCRIPT, name, JSON.stringify(args)]);
+  const env = { ...process.env, UV_THREADPOOL_SIZE: THREADPOOL, HANDOUT_BENCH_DIST: join(APP, 'dist') };
+  const r = await run(process.execPath, [PARTS_SCRIPT, name, JSON.stringify(args)], { env });
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
@@ -392,6 +398,23 @@ async function profileRound(label, files, changed) {
 // ---------------------------------------------------------------------------------------------------
 // Machine and report.
 
+/**
+ * Copies the build under test (bin/, dist/, scripts/, package.json) to APP, so that a rebuild of dist/ by
+ * someone's `npm test` cannot change the code mid-run; node_modules still resolve from the project. A
+ * copy taken while a build was writing is noticed (the build's files changed meanwhile) and taken again.
+ */
+function freezeBuild() {
+  const stamp = () => ['dist/cli/main.js', 'dist/workflow-bundle.js', 'dist/store/tree/snapshot.js'].map((f) => statSync(join(ROOT, f)).mtimeMs).join(',');
+  for (let attempt = 1; ; attempt++) {
+    const before = stamp();
+    rmSync(APP, { recursive: true, force: true });
+    for (const part of ['bin', 'dist', 'scripts', 'package.json']) cpSync(join(ROOT, part), join(APP, part), { recursive: true });
+    if (stamp() === before) return new Date(statSync(join(ROOT, 'dist/workflow-bundle.js')).mtimeMs).toISOString();
+    if (attempt >= 5) fail('dist/ kept changing while it was copied (a build running?); try again when it is done');
+    spawnSync('sleep', ['10']);
+  }
+}
+
 function filesystemOf(dir) {
   const line = commandOutput('findmnt', ['-n', '-o', 'SOURCE,FSTYPE,OPTIONS', '-T', dir]) ?? 'unknown';
   const df = commandOutput('df', ['-h', '--output=size,avail', dir])?.split('\n')[1]?.trim().split(/\s+/) ?? [];
@@ -420,6 +443,7 @@ function machine(cli) {
     coreutils: (commandOutput('sha256sum', ['--version'], ROOT) ?? 'unknown').split('\n')[0],
     temporal: (commandOutput(cli, ['--version'], ROOT) ?? 'unknown').split('\n')[0],
     handout: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
+    builtAt: freezeBuild(),
     commit: commit ? `${commit}${dirty ? ' (with uncommitted changes in src/, scripts/, bin/ or package.json)' : ''}` : 'unknown',
     date: new Date().toISOString(),
     fs: filesystemOf(WORK),
@@ -451,7 +475,9 @@ function report(ctx) {
     `  \`os.tmpdir()\` is ${m.fs.tmpSame ? 'on the same filesystem' : 'on another filesystem'}. Everything (source tree, Handout's data directory with`,
     '  its instance files and blob store, git repositories, copies) lives on this one filesystem.',
     `- Node.js: ${m.node}; ${m.git}; ${m.coreutils}; Temporal CLI: ${m.temporal}`,
-    `- Handout: ${m.handout}, commit ${m.commit}`,
+    `- Handout: ${m.handout}; HEAD at the start: ${m.commit}; the build measured is \`dist/\` as built at ${m.builtAt}, copied with`,
+    '  `bin/`, `scripts/` and `package.json` to `bench/work/snapshot/build` at the start and run from there (other engineers\'',
+    `  \`npm test\` rebuilds \`dist/\` meanwhile); \`UV_THREADPOOL_SIZE\` ${THREADPOOL} (what \`bin/handout.js\` sets) for Handout and the parts alone`,
     `- date: ${m.date}; the measurements took ${(elapsedMs / 60000).toFixed(1)} min (then the run folders are deleted)`,
     `- load average (1, 5, 15 min) before / after: ${m.loadBefore} / ${m.loadAfter}. The machine is shared with other`,
     '  engineers\' test runs: both sides of each comparison run back to back inside each run, so other work hits',
@@ -546,7 +572,7 @@ function report(ctx) {
     '',
     '- Every number is the wall time of one command, from `spawn` to its exit, timed by the benchmark (Node',
     '  `performance.now()`); medians, minimum and maximum over the runs. Nothing else runs in the benchmark meanwhile.',
-    '- Each run starts a fresh `node bin/handout.js up` (embedded Temporal on free ports, PGlite catalog, fresh',
+    '- Each run starts a fresh `node bin/handout.js up` (of the frozen copy, see Machine) (embedded Temporal on free ports, PGlite catalog, fresh',
     '  `HANDOUT_DATA_DIR`: empty blob store, no stat cache). Start-up, `orgs/spaces/instances create` and putting the',
     '  tree in place are not timed: the tree is copied with `cp -r` straight into',
     '  `<data>/instances/<instance id>/files/` (the id from `instances create --wait -f json`, `result.instance_id`), and',

@@ -21,7 +21,8 @@ const { lstat, open, readdir, utimes } = require('node:fs/promises');
 const { join } = require('node:path');
 const { performance } = require('node:perf_hooks');
 
-const DIST = join(__dirname, '..', '..', 'dist');
+// The compiled code under test: bench/snapshot.js points this at its frozen copy of dist/.
+const DIST = process.env.HANDOUT_BENCH_DIST || join(__dirname, '..', '..', 'dist');
 
 /**
  * Where the main thread's time goes, from a V8 CPU profile: each sample counts for the first category
