@@ -117,6 +117,10 @@ describe('the handout binary against handout up (external Temporal)', () => {
       expectCliError(await runHandout(['spaces', 'list', '-o', 'nope'], env), /^Error: organization "nope" not found/);
       expectCliError(await runHandout(['instances', 'create', '-o', 'my_org', '-s', 'nope', '-n', 'x'], env), /^Error: space "my_org\/nope" not found/);
     });
+    it('rejects an unknown instance', async () => {
+      expectCliError(await runHandout(['files', 'list', '-o', 'my_org', '-s', 'class_space', '-i', 'nope'], env), /^Error: instance "my_org\/class_space\/nope" not found\n$/);
+      expectCliError(await runHandout(['roles', 'grant', '--user', 'stu@uni.edu', '--role', 'instance_viewer', '-o', 'my_org', '-s', 'class_space', '-i', 'nope'], env), /instance "my_org\/class_space\/nope" not found/);
+    });
     it('rejects duplicate slugs', async () => {
       expectCliError(await runHandout(['orgs', 'create', '--slug', 'my_org'], env), /already exists/);
       expectCliError(await runHandout(['instances', 'create', '-o', 'my_org', '-s', 'class_space', '-n', 'Student 001', '--slug', 'student_001', '-w'], env), /instance with the slug "student_001" already exists/);
