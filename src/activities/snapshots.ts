@@ -68,11 +68,10 @@ export function createSnapshotActivities({ catalog, dataDir }: ActivityDeps) {
       const paths = instancePaths(dataDir, instanceId);
       const blobs = await blobStoreOf(dataDir);
       const cache = await StatCache.open(paths.statCache);
+      // snapshotTree saves the stat cache and flushes the blob store itself before it returns.
       const result = await diskFullAsFailure(() =>
         snapshotTree(paths.files, blobs, cache, { signal: ctx.cancellationSignal, onProgress: (progress) => ctx.heartbeat(progress) }),
       );
-      await cache.save();
-      await blobs.flush();
       // The blob list stays out of the result: it can be tens of thousands of ids, too big for workflow history.
       return {
         rootTree: result.rootTree,
