@@ -6,7 +6,7 @@ import type { CatalogDb } from '../store/catalog/db';
 import { blobStoreOf } from '../store/blobs';
 import { instancePaths } from '../store/instance-storage';
 import { readSnapshotObject } from '../store/snapshot-objects';
-import { materializeTree } from '../store/tree/materialize';
+import { materializeTree } from '../store/file-tree';
 import { withWarehouse } from '../store/warehouse';
 import type { ActivityDeps } from './deps';
 import { diskFullAsFailure } from './disk-full';

@@ -1,7 +1,7 @@
 import { allSnapshotObjects } from '../store/catalog/snapshots';
 import { blobStoreOf } from '../store/blobs';
 import { reachableFromSnapshots } from '../store/snapshot-objects';
-import { sweepBlobs } from '../store/tree/gc';
+import { sweepBlobs } from '../store/file-tree';
 import type { ActivityDeps } from './deps';
 
 export function createGarbageActivities({ catalog, dataDir }: ActivityDeps) {

@@ -11,7 +11,7 @@ import { instancePaths } from '../store/instance-storage';
 import { scratchFile } from '../store/scratch';
 import { writeSnapshotObject } from '../store/snapshot-objects';
 import { StatCache } from '../store/stat-cache';
-import { snapshotTree } from '../store/tree/snapshot';
+import { snapshotTree } from '../store/file-tree';
 import { withWarehouse } from '../store/warehouse';
 import type { ActivityDeps } from './deps';
 import { diskFullAsFailure } from './disk-full';

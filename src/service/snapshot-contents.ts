@@ -10,7 +10,7 @@ import type { TreeEntry } from '../domain/trees';
 import { blobStoreOf } from '../store/blobs';
 import { scratchFile } from '../store/scratch';
 import { readSnapshotObject } from '../store/snapshot-objects';
-import { listDir, resolvePath } from '../store/tree/read';
+import { listDir, resolvePath } from '../store/file-tree';
 import { randomUUID } from 'node:crypto';
 import { appendAuditEvent } from '../store/catalog/audit-log';
 import { actorOf, type Principal, type ServiceDeps } from './deps';

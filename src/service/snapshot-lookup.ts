@@ -1,4 +1,5 @@
 import type { InstanceRef } from '../domain/context';
+import type { InstanceAccess } from '../domain/roles';
 import { CURRENT_STATE, type SnapshotView } from '../domain/snapshots';
 import * as store from '../store/catalog/snapshots';
 import type { Principal, ServiceDeps } from './deps';
@@ -21,9 +22,9 @@ export const snapshotView = (target: OpenedInstance, row: store.SnapshotRowWithC
   object_sha256: row.objectSha256,
 });
 
-/** A committed snapshot of an instance the caller may read. */
-export async function resolveSnapshot(deps: ServiceDeps, p: Principal, ref: InstanceRef, name: string) {
-  const target = await openInstance(deps, p, ref, 'viewer');
+/** A committed snapshot of an instance the caller may read (or, with `need: 'editor'`, change). */
+export async function resolveSnapshot(deps: ServiceDeps, p: Principal, ref: InstanceRef, name: string, need: InstanceAccess = 'viewer') {
+  const target = await openInstance(deps, p, ref, need);
   if (name === CURRENT_STATE) throw invalidInput(`"${CURRENT_STATE}" is the current state, not a stored snapshot`);
   const row = await store.findSnapshot(deps.catalog.db, target.instance.id, name);
   if (!row) throw notFound(`snapshot "${name}" of ${target.subject.replace('instance:', 'instance ')}`);

@@ -49,8 +49,7 @@ export async function createSnapshot(deps: ServiceDeps, p: Principal, ref: Insta
 
 /** Deletes a snapshot (irreversible) and starts the garbage collection that frees its unshared blobs. */
 export async function deleteSnapshot(deps: ServiceDeps, p: Principal, ref: InstanceRef, name: string): Promise<TaskStarted> {
-  const { target, row } = await resolveSnapshot(deps, p, ref, name);
-  await openInstance(deps, p, ref, 'editor');
+  const { target, row } = await resolveSnapshot(deps, p, ref, name, 'editor');
   await deps.catalog.db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as CatalogDb;
     await store.deleteSnapshot(tx, row.id);

@@ -1,7 +1,7 @@
 import { canonicalJson } from '../domain/audit';
 import { SnapshotObject } from '../domain/snapshots';
 import type { BlobStore } from './blob-store';
-import { markReachable } from './tree/gc';
+import { markReachable } from './file-tree';
 
 // Snapshot objects: the one blob a snapshot's catalog row points at. Canonical JSON, so the same
 // snapshot content always has the same id, and a retried commit writes the same bytes.
