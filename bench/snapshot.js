@@ -22,7 +22,7 @@ const { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync,
 const os = require('node:os');
 const { basename, join, relative } = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { freePorts, tail, waitUntil, stop, healthy, stats, commandOutput, loadAverage } = require('./lib/util.js');
+const { freePorts, tail, waitUntil, stop, healthy, stats, commandOutput, loadAverage, track, killTracked } = require('./lib/util');
 const tree = require('./lib/tree.js');
 
 const ROOT = join(__dirname, '..');
@@ -75,17 +75,9 @@ function fail(message) {
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
-/** Children still running, killed on the way out whatever happens. */
-const live = new Set();
-
-function track(child) {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
 
 function cleanup() {
-  for (const child of live) child.kill('SIGKILL');
+  killTracked();
   rmSync(RUNS, { recursive: true, force: true });
   rmSync(APP, { recursive: true, force: true });
 }

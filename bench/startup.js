@@ -18,7 +18,7 @@ const { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync, readFileSync 
 const os = require('node:os');
 const { join, relative } = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { freePorts, tail, waitUntil: waitUntilFor, stop: stopWithin, tcpOpen, healthy, stats, commandOutput: commandOutputIn } = require('./lib/util.js');
+const { freePorts, tail, waitUntil: waitUntilFor, stop: stopWithin, tcpOpen, healthy, stats, commandOutput: commandOutputIn, track, killTracked } = require('./lib/util');
 
 const ROOT = join(__dirname, '..');
 const REPORT = join(__dirname, 'reports', 'startup.md');
@@ -54,15 +54,7 @@ function fail(message) {
   process.exit(1);
 }
 
-/** Children still running, killed on the way out whatever happens. */
-const live = new Set();
 const tmpDirs = new Set();
-
-function track(child) {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
 
 function tempDir() {
   const dir = mkdtempSync(join(os.tmpdir(), 'handout-bench-'));
@@ -71,7 +63,7 @@ function tempDir() {
 }
 
 function cleanup() {
-  for (const child of live) child.kill('SIGKILL');
+  killTracked();
   for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
 }
 

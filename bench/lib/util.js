@@ -111,4 +111,19 @@ function commandOutput(cmd, args, cwd) {
 
 const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
-module.exports = { sleep, freePorts, tail, waitUntil, stop, tcpOpen, healthy, stats, commandOutput, loadAverage };
+/** Children still running, so a benchmark can kill them all on the way out whatever happens. */
+const live = new Set();
+
+/** Registers a spawned child until it exits; returns it. */
+function track(child) {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** SIGKILLs every tracked child that is still running. */
+function killTracked() {
+  for (const child of live) child.kill('SIGKILL');
+}
+
+module.exports = { track, killTracked, sleep, freePorts, tail, waitUntil, stop, tcpOpen, healthy, stats, commandOutput, loadAverage };
