@@ -32,13 +32,6 @@ export const FilesPath = z.string().transform((path, ctx) => {
   return [FILES_ROOT, ...parsed.segments].join('/');
 });
 
-/** The relative form of a valid path ("/files/a/b" → "a/b", "/files" → ""). */
-export function relativeFilesPath(path: string): string {
-  const parsed = parseFilesPath(path);
-  if (!parsed.ok) throw new Error(`invalid path: ${parsed.reason}`);
-  return parsed.segments.join('/');
-}
-
 export const FileEntry = z.object({
   path: z.string(),
   type: z.enum(['file', 'dir', 'symlink']),

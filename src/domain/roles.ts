@@ -8,7 +8,3 @@ export type Role = z.infer<typeof Role>;
 export const InstanceAccess = z.enum(['viewer', 'editor']);
 export type InstanceAccess = z.infer<typeof InstanceAccess>;
 
-/** True when a role is granted on a space (as opposed to an instance). */
-export function isSpaceRole(role: Role): boolean {
-  return role === 'space_admin';
-}

@@ -66,6 +66,3 @@ export async function deleteApp(db: CatalogDb, instanceId: string, slug: string)
   return deleted.length > 0;
 }
 
-export async function deleteAllApps(db: CatalogDb, instanceId: string): Promise<void> {
-  await db.delete(apps).where(eq(apps.instanceId, instanceId));
-}

@@ -28,11 +28,6 @@ export async function findSpace(db: CatalogDb, orgId: string, slug: string): Pro
   return row;
 }
 
-export async function findSpaceById(db: CatalogDb, id: string): Promise<SpaceRow | undefined> {
-  const [row] = await db.select().from(spaces).where(eq(spaces.id, id));
-  return row;
-}
-
 export async function listSpaces(db: CatalogDb, orgId: string, onlyIds?: string[]): Promise<SpaceRow[]> {
   if (onlyIds && onlyIds.length === 0) return [];
   const where = onlyIds ? and(eq(spaces.orgId, orgId), inArray(spaces.id, onlyIds)) : eq(spaces.orgId, orgId);
@@ -46,11 +41,6 @@ export async function insertSpace(db: CatalogDb, row: typeof spaces.$inferInsert
 
 export async function findInstance(db: CatalogDb, spaceId: string, slug: string): Promise<InstanceRow | undefined> {
   const [row] = await db.select().from(instances).where(and(eq(instances.spaceId, spaceId), eq(instances.slug, slug)));
-  return row;
-}
-
-export async function findInstanceById(db: CatalogDb, id: string): Promise<InstanceRow | undefined> {
-  const [row] = await db.select().from(instances).where(eq(instances.id, id));
   return row;
 }
 

@@ -33,11 +33,6 @@ export async function findSnapshot(db: CatalogDb, instanceId: string, name: stri
   return row;
 }
 
-export async function findSnapshotById(db: CatalogDb, id: string): Promise<SnapshotRow | undefined> {
-  const [row] = await db.select().from(snapshots).where(eq(snapshots.id, id));
-  return row;
-}
-
 export async function listSnapshots(db: CatalogDb, instanceId: string): Promise<SnapshotRowWithCreator[]> {
   return db.select(withCreator).from(snapshots).innerJoin(users, eq(snapshots.createdBy, users.id)).where(eq(snapshots.instanceId, instanceId)).orderBy(asc(snapshots.createdAt));
 }
