@@ -1,3 +1,4 @@
+import { allStageObjects } from '../store/catalog/distributions';
 import { allSnapshotObjects } from '../store/catalog/snapshots';
 import { blobStoreOf } from '../store/blobs';
 import { reachableFromSnapshots } from '../store/snapshot-objects';
@@ -7,13 +8,14 @@ import type { ActivityDeps } from './deps';
 export function createGarbageActivities({ catalog, dataDir }: ActivityDeps) {
   return {
     /**
-     * Mark-and-sweep over the blob store: marks everything reachable from committed snapshots, then
+     * Mark-and-sweep over the blob store: marks everything reachable from committed snapshots and distribution stages (a late joiner
+     * may still need a stage), then
      * deletes unmarked blobs older than the grace period (a snapshot being written right now keeps its
      * blobs fresh). Retry-safe: deleting what is already gone is a no-op, and the mark is recomputed.
      */
     async collectGarbage(graceMs: number): Promise<{ deleted: number; kept: number; bytesFreed: number }> {
       const blobs = await blobStoreOf(dataDir);
-      const reachable = await reachableFromSnapshots(blobs, await allSnapshotObjects(catalog.db));
+      const reachable = await reachableFromSnapshots(blobs, [...(await allSnapshotObjects(catalog.db)), ...(await allStageObjects(catalog.db))]);
       return sweepBlobs(blobs, reachable, { graceMs });
     },
   };

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { createApplyStageActivities } from './apply-stage';
 import { createAuditActivities } from './audit';
+import { createDistributionActivities } from './distribution';
 import type { ActivityDeps } from './deps';
 import { createInstanceActivities } from './instances';
 import { createGarbageActivities } from './garbage';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSnapshotActivities(deps),
     ...createApplyStageActivities(deps),
     ...createGarbageActivities(deps),
+    ...createDistributionActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,7 +1,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
 import { FAILURE_TYPES } from '../domain/errors';
-import { markInstanceReady, registerInstance } from '../store/catalog/directory';
+import { registerInstance } from '../store/catalog/directory';
+import { markReadyAndListGroupDistributions } from '../store/catalog/distributions';
+import { insertGrant } from '../store/catalog/identity';
+import type { CatalogDb } from '../store/catalog/db';
+import type { DistributionRecord, LateJoinerInput } from '../domain/distribution-run';
+import { randomUUID } from 'node:crypto';
 import { instances } from '../store/catalog/schema';
 import { createInstanceStorage, removeInstanceStorage } from '../store/instance-storage';
 import type { ActivityDeps } from './deps';
@@ -13,25 +18,41 @@ export interface InstanceToProvision {
   name: string;
   description: string;
   createdBy: string;
+  /** A student's own instance: in the space's student group, owned by (and editable for) that user. */
+  student: { userId: string } | null;
 }
+
+/** A group distribution a new student instance must still receive. */
+export type PendingGroupDistribution = Omit<LateJoinerInput, 'target' | 'createdBy'>;
 
 /** Instance provisioning: reserve the slug, create storage, mark ready; and the undo for a cancelled provisioning. */
 export function createInstanceActivities({ catalog, dataDir }: ActivityDeps) {
   return {
-    /** Reserves the slug with a `provisioning` row. Retry-safe: the row is keyed by the task's own instance id. */
+    /**
+     * Reserves the slug with a `provisioning` row (and makes a student editor of their instance).
+     * Retry-safe: the row is keyed by the task's own instance id, and a grant that exists is kept.
+     */
     async registerInstance(input: InstanceToProvision): Promise<void> {
-      const row = await registerInstance(catalog.db, {
-        id: input.instanceId,
-        spaceId: input.spaceId,
-        slug: input.slug,
-        name: input.name,
-        description: input.description,
-        status: 'provisioning',
-        createdBy: input.createdBy,
+      await catalog.db.transaction(async (txRaw) => {
+        const tx = txRaw as unknown as CatalogDb;
+        const row = await registerInstance(tx, {
+          id: input.instanceId,
+          spaceId: input.spaceId,
+          slug: input.slug,
+          name: input.name,
+          description: input.description,
+          status: 'provisioning',
+          group: input.student ? 'students' : null,
+          ownerId: input.student?.userId ?? null,
+          createdBy: input.createdBy,
+        });
+        if (!row) {
+          throw ApplicationFailure.nonRetryable(`an instance with the slug "${input.slug}" already exists in this space`, FAILURE_TYPES.conflict);
+        }
+        if (input.student) {
+          await insertGrant(tx, { id: randomUUID(), userId: input.student.userId, role: 'instance_editor', spaceId: input.spaceId, instanceId: input.instanceId });
+        }
       });
-      if (!row) {
-        throw ApplicationFailure.nonRetryable(`an instance with the slug "${input.slug}" already exists in this space`, FAILURE_TYPES.conflict);
-      }
     },
 
     /** Creates the files tree and the warehouse file. Retry-safe: existing parts are kept as they are. */
@@ -39,9 +60,16 @@ export function createInstanceActivities({ catalog, dataDir }: ActivityDeps) {
       await createInstanceStorage(dataDir, instanceId);
     },
 
-    /** Marks the instance ready. Retry-safe: setting the same status twice changes nothing. */
-    async markInstanceReady(instanceId: string): Promise<void> {
-      await markInstanceReady(catalog.db, instanceId);
+    /**
+     * Marks the instance ready and returns the group distributions a student instance joins late.
+     * Retry-safe: setting the same status twice changes nothing, and a list read later only grows.
+     */
+    async markInstanceReady(instanceId: string): Promise<PendingGroupDistribution[]> {
+      const rows = await markReadyAndListGroupDistributions(catalog.db, instanceId);
+      return rows.map((row) => {
+        const record = row.request as DistributionRecord;
+        return { distributionId: row.id, taskId: row.taskId, stageSha256: row.stageObjectSha256!, autoSnapshot: record.auto_snapshot, notify: record.notify, actor: record.actor };
+      });
     },
 
     /**

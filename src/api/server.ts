@@ -9,6 +9,7 @@ import { authenticate } from '../service/identity';
 import { registerAppRoutes } from './routes/apps';
 import { registerAuditRoutes } from './routes/audit';
 import { registerDirectoryRoutes } from './routes/directory';
+import { registerDistributionRoutes } from './routes/distribution';
 import { registerFileRoutes } from './routes/files';
 import { registerSnapshotRoutes } from './routes/snapshots';
 import { registerTableRoutes } from './routes/tables';
@@ -79,6 +80,7 @@ export async function buildApi(deps: ServiceDeps, opts: { logger?: boolean } = {
       registerFileRoutes(api as HandoutApp, deps);
       registerTableRoutes(api as HandoutApp, deps);
       registerSnapshotRoutes(api as HandoutApp, deps);
+      registerDistributionRoutes(api as HandoutApp, deps);
     },
     { prefix: '/api/v1' },
   );

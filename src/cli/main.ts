@@ -3,6 +3,7 @@ import { HANDOUT_VERSION } from '../runtime/version';
 import { appsCommand } from './commands/apps';
 import { auditCommand } from './commands/audit';
 import { instancesCommand, orgsCommand, spacesCommand } from './commands/directory';
+import { distributionCommand } from './commands/distribution';
 import { filesCommand } from './commands/files';
 import { configCommand, infoCommand, keysCommand, rolesCommand, usersCommand } from './commands/identity';
 import { snapshotsCommand } from './commands/snapshots';
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
     .description('Handout: share work between workspaces — distribution, snapshots, assignments, audit')
     .version(HANDOUT_VERSION)
     .showHelpAfterError('(run with --help for usage)');
-  for (const sub of [upCommand(), configCommand(), infoCommand(), orgsCommand(), spacesCommand(), instancesCommand(), usersCommand(), keysCommand(), rolesCommand(), tasksCommand(), auditCommand(), filesCommand(), tablesCommand(), appsCommand(), snapshotsCommand()]) {
+  for (const sub of [upCommand(), configCommand(), infoCommand(), orgsCommand(), spacesCommand(), instancesCommand(), usersCommand(), keysCommand(), rolesCommand(), tasksCommand(), auditCommand(), filesCommand(), tablesCommand(), appsCommand(), snapshotsCommand(), distributionCommand()]) {
     program.addCommand(sub);
   }
   // Every level: usage errors exit 1 with one line, never a stack trace.

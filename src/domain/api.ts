@@ -22,11 +22,18 @@ export const InstanceView = z.object({
   name: z.string(),
   description: z.string(),
   status: z.enum(['provisioning', 'ready']),
+  /** `students` for a student's own instance (group distributions reach it), else null. */
+  group: z.enum(['students']).nullable(),
+  /** E-mail of the student whose instance this is, if any. */
+  owner: z.string().nullable(),
   created_at: z.string(),
 });
 export type InstanceView = z.infer<typeof InstanceView>;
-/** `instances create -n NAME [--slug SLUG] [-d DESCRIPTION]`; the slug defaults to one derived from the name. */
-export const CreateInstance = z.object({ name: DisplayName, slug: Slug.optional(), description: Description.optional() }).strict();
+/**
+ * `instances create -n NAME [--slug SLUG] [-d DESCRIPTION] [--student EMAIL]`; the slug defaults to one
+ * derived from the name. `student` makes it that student's own instance, in the space's student group.
+ */
+export const CreateInstance = z.object({ name: DisplayName, slug: Slug.optional(), description: Description.optional(), student: z.email().optional() }).strict();
 export type CreateInstance = z.infer<typeof CreateInstance>;
 export const TaskStarted = z.object({ task_id: z.string(), status: TaskStatus, web_ui_url: z.string().nullable() });
 export type TaskStarted = z.infer<typeof TaskStarted>;

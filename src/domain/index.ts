@@ -8,3 +8,4 @@ export * from './tasks';
 export * from './apps';
 export * from './snapshots';
 export * from './tables';
+export * from './distribution';

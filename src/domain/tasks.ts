@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TargetOutcome } from './distribution';
 
 /** Task statuses, as the platform names them. */
 export const TaskStatus = z.enum(['CREATED', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED']);
@@ -23,6 +24,8 @@ export const TaskView = z.object({
   progress: TaskProgress.nullable(),
   result: z.unknown().nullable(),
   error: z.string().nullable(),
+  /** Per-target outcomes of a distribution (applied, skipped, failed with the reason, …); null for other kinds. */
+  targets: z.array(TargetOutcome).nullable(),
   web_ui_url: z.string().nullable(),
 });
 export type TaskView = z.infer<typeof TaskView>;

@@ -31,6 +31,12 @@ export const ServerConfig = z.object({
    * (up to its 6-hour capture limit) has blobs no catalog row points at yet. Default one day.
    */
   blobGcGraceSeconds: z.number().int().nonnegative(),
+  /** SMTP server for notifications (`smtp://user:pass@host:port`, `smtps://…`); unset: `.eml` files in `<data>/outbox`. */
+  smtpUrl: z.string().optional(),
+  /** The From: of every notification. */
+  mailFrom: z.string().min(3),
+  /** Targets a distribution writes at once. */
+  distributionConcurrency: z.number().int().min(1).max(256),
   /** Test hook only: every activity first waits this long (heartbeating), so tests can stop the stack mid-task. */
   testActivityDelayMs: z.number().int().nonnegative(),
 });
@@ -45,6 +51,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     return Number(raw);
   };
   const databaseUrl = env.DATABASE_URL || undefined;
+  if (env.SMTP_URL && !/^smtps?:\/\//.test(env.SMTP_URL)) throw new Error('SMTP_URL must start with smtp:// or smtps://');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new Error('DATABASE_URL must start with postgres:// or postgresql://');
   const parsed = ServerConfig.safeParse({
     dataDir: resolve(env.HANDOUT_DATA_DIR || '.handout'),
@@ -66,6 +73,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     logLevel: env.HANDOUT_LOG_LEVEL || 'warn',
     maxUploadBytes: int('HANDOUT_MAX_UPLOAD_BYTES', 1024 ** 3),
     blobGcGraceSeconds: int('HANDOUT_BLOB_GC_GRACE_SECONDS', 86_400),
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.HANDOUT_MAIL_FROM || 'Handout <handout@localhost>',
+    distributionConcurrency: int('HANDOUT_DISTRIBUTION_CONCURRENCY', 16, 256),
     testActivityDelayMs: int('HANDOUT_TEST_ACTIVITY_DELAY_MS', 0),
   });
   if (Boolean(env.TEMPORAL_TLS_CERT) !== Boolean(env.TEMPORAL_TLS_KEY)) {

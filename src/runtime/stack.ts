@@ -1,4 +1,5 @@
 import { chmodSync, writeFileSync } from 'node:fs';
+import { createMailer } from '../store/mailer';
 import { join } from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { buildApi, type HandoutApp } from '../api/server';
@@ -79,11 +80,13 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
       chmodSync(bootstrapKeyFile, 0o600); // also when an earlier, uncommitted bootstrap left the file
     });
 
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox') });
+    undo.push({ part: 'mailer', stop: async () => mailer.close() });
     const worker: Worker = await createHandoutWorker({
       connection: connections.native,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      deps: { catalog, dataDir: config.dataDir },
+      deps: { catalog, dataDir: config.dataDir, mailer },
       activityDelayMs: config.testActivityDelayMs,
     });
     const workerRun = worker.run();
@@ -108,6 +111,7 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
       dataDir: config.dataDir,
       maxUploadBytes: config.maxUploadBytes,
       blobGcGraceMs: config.blobGcGraceSeconds * 1000,
+      distributionConcurrency: config.distributionConcurrency,
     };
     const api: HandoutApp = await buildApi(deps);
     await api.listen({ host: config.host, port: config.port });

@@ -15,6 +15,8 @@ export interface ServiceDeps {
   maxUploadBytes: number;
   /** Grace period of the blob garbage collector. */
   blobGcGraceMs: number;
+  /** Targets one distribution writes at once. */
+  distributionConcurrency: number;
 }
 
 /** The authenticated caller of a request. */

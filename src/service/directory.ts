@@ -3,6 +3,7 @@ import { CreateInstance, CreateOrg, CreateSpace, Slug, slugify, type InstanceVie
 import { appendAuditEvent } from '../store/catalog/audit-log';
 import type { CatalogDb } from '../store/catalog/db';
 import * as dir from '../store/catalog/directory';
+import { findUserByEmail } from '../store/catalog/identity';
 import type { CreateInstanceInput } from '../workflows';
 import { adminSpaceIds, grantsOf, requireAdmin, requireSpaceAdmin } from './authz';
 import { actorOf, type Principal, type ServiceDeps } from './deps';
@@ -13,13 +14,15 @@ import { startTask } from './tasks';
 
 const orgView = (o: dir.OrgRow): OrgView => ({ slug: o.slug, name: o.name, created_at: o.createdAt.toISOString() });
 const spaceView = (org: string, s: dir.SpaceRow): SpaceView => ({ org_slug: org, slug: s.slug, name: s.name, description: s.description, created_at: s.createdAt.toISOString() });
-const instanceView = (org: string, space: string, i: dir.InstanceRow): InstanceView => ({
+const instanceView = (org: string, space: string, i: dir.InstanceRow & { ownerEmail: string | null }): InstanceView => ({
   org_slug: org,
   space_slug: space,
   slug: i.slug,
   name: i.name,
   description: i.description,
   status: i.status,
+  group: i.group,
+  owner: i.ownerEmail,
   created_at: i.createdAt.toISOString(),
 });
 
@@ -128,6 +131,8 @@ export async function startInstanceCreation(deps: ServiceDeps, p: Principal, org
   const slug = input.slug ?? slugify(input.name);
   if (!Slug.safeParse(slug).success) throw invalidInput(`cannot derive a valid slug from the name "${input.name}"; pass --slug`);
   if (await dir.findInstance(db, space.id, slug)) throw conflict(`an instance with the slug "${slug}" already exists in space "${org.slug}/${space.slug}"`);
+  const student = input.student ? await findUserByEmail(db, input.student) : undefined;
+  if (input.student && !student) throw notFound(`user "${input.student}" (create the user first: handout users create)`);
   const instanceId = randomUUID();
   const workflowInput: CreateInstanceInput = {
     instanceId,
@@ -139,6 +144,7 @@ export async function startInstanceCreation(deps: ServiceDeps, p: Principal, org
     description: input.description ?? '',
     actor: actorOf(p),
     createdBy: p.userId,
+    student: student ? { userId: student.id, email: student.email } : null,
   };
   const started = await startTask(deps, p, {
     kind: 'instance.create',

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import type { TaskListQuery, TaskStarted, TaskStatus, TaskView } from '../domain';
@@ -74,19 +75,29 @@ function failureMessage(err: unknown): string {
 }
 
 /** Task kinds whose workflow answers the progress query. */
-const PROGRESS_KINDS = new Set(['snapshot.create', 'snapshot.restore']);
+const PROGRESS_KINDS = new Set(['snapshot.create', 'snapshot.restore', 'distribution']);
+/** Task kinds with per-target outcomes (the `targets` query, the result, or the failure's details). */
+const TARGET_KINDS = new Set(['distribution']);
 
-/** Asks a running workflow how far it is; a worker that does not answer quickly costs only the progress line. */
-async function queryProgress(handle: WorkflowHandle): Promise<TaskView['progress']> {
+/** Asks a workflow a query; a worker that does not answer quickly costs only that field. */
+async function ask<T>(handle: WorkflowHandle, query: string): Promise<T | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), 2000);
   });
   try {
-    return await Promise.race([handle.query<TaskView['progress']>('progress').catch(() => null), timeout]);
+    return await Promise.race([handle.query<T>(query).catch(() => null), timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The result a failed workflow attached to its failure (a distribution's per-target outcomes). */
+function failureDetails(err: unknown): { targets?: TaskView['targets'] } | null {
+  for (let e = err as { cause?: unknown; details?: unknown[] } | undefined; e; e = e.cause as typeof e) {
+    if (e instanceof ApplicationFailure && e.details?.length) return e.details[0] as { targets?: TaskView['targets'] };
+  }
+  return null;
 }
 
 async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<TaskView> {
@@ -102,6 +113,7 @@ async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<
     progress: null,
     result: null,
     error: null,
+    targets: null,
     web_ui_url: webUiUrl(deps, row.id),
   };
   const handle = deps.temporal.workflow.getHandle(row.id);
@@ -113,16 +125,27 @@ async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<
     throw new HandoutError('unavailable', `cannot read the task from Temporal: ${(err as Error).message}`, { cause: err });
   }
   const view: TaskView = { ...base, status: statusOf(desc), started_at: desc.startTime.toISOString(), finished_at: desc.closeTime?.toISOString() ?? null };
-  if (view.status === 'RUNNING' && PROGRESS_KINDS.has(row.kind)) view.progress = await queryProgress(handle);
-  if (view.status === 'COMPLETED') view.result = (await handle.result()) ?? null;
+  const withTargets = TARGET_KINDS.has(row.kind);
+  if (view.status === 'RUNNING' && PROGRESS_KINDS.has(row.kind)) {
+    view.progress = await ask<TaskView['progress']>(handle, 'progress');
+    if (withTargets) view.targets = await ask<TaskView['targets']>(handle, 'targets');
+  }
+  if (view.status === 'COMPLETED') {
+    view.result = (await handle.result()) ?? null;
+    if (withTargets) view.targets = (view.result as { targets?: TaskView['targets'] } | null)?.targets ?? null;
+  }
   if (view.status === 'FAILED' || view.status === 'CANCELLED') {
     try {
       await handle.result();
     } catch (err) {
       view.error = err instanceof WorkflowFailedError ? failureMessage(err) : (err as Error).message;
+      if (withTargets) view.targets = failureDetails(err)?.targets ?? null;
     }
+    // A cancelled run (or one that failed before its end) still answers the query from its history.
+    if (withTargets && !view.targets) view.targets = await ask<TaskView['targets']>(handle, 'targets');
     if (desc.status.name === 'TERMINATED') view.error = `terminated: ${view.error ?? 'by an operator'}`;
   }
+  if (view.targets && view.status !== 'RUNNING') view.progress = { done: view.targets.filter((t) => t.status !== 'pending').length, total: view.targets.length, label: view.status.toLowerCase() };
   return view;
 }
 

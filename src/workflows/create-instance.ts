@@ -1,6 +1,8 @@
-import { CancellationScope, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, isCancellation, proxyActivities, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { FAILURE_TYPES } from '../domain/errors';
+import { lateJoinerWorkflow } from './distribution-target';
 
 export interface CreateInstanceInput {
   instanceId: string;
@@ -14,6 +16,8 @@ export interface CreateInstanceInput {
   actor: string;
   /** Catalog id of the user who asked. */
   createdBy: string;
+  /** Set for a student's own instance (the space's student group). */
+  student: { userId: string; email: string } | null;
 }
 
 export interface CreateInstanceResult {
@@ -21,6 +25,8 @@ export interface CreateInstanceResult {
   org_slug: string;
   space_slug: string;
   instance_slug: string;
+  /** Earlier group distributions this student instance received as a late joiner. */
+  group_distributions: { task_id: string; status: string; reason: string | null }[];
 }
 
 const act = proxyActivities<Activities>({
@@ -32,6 +38,7 @@ const act = proxyActivities<Activities>({
 /** The `instances create` task: reserve the slug → create the directory tree and warehouse → ready → audit. */
 export async function createInstanceWorkflow(input: CreateInstanceInput): Promise<CreateInstanceResult> {
   const { workflowId } = workflowInfo();
+  let pending: Awaited<ReturnType<typeof act.markInstanceReady>> = [];
   try {
     await act.registerInstance({
       instanceId: input.instanceId,
@@ -40,9 +47,10 @@ export async function createInstanceWorkflow(input: CreateInstanceInput): Promis
       name: input.name,
       description: input.description,
       createdBy: input.createdBy,
+      student: input.student ? { userId: input.student.userId } : null,
     });
     await act.createInstanceStorage(input.instanceId);
-    await act.markInstanceReady(input.instanceId);
+    pending = await act.markInstanceReady(input.instanceId);
   } catch (err) {
     // A cancelled provisioning leaves nothing behind: neither a half-made row nor an orphan tree.
     if (isCancellation(err)) await CancellationScope.nonCancellable(() => act.discardProvisioningInstance(input.instanceId));
@@ -54,8 +62,25 @@ export async function createInstanceWorkflow(input: CreateInstanceInput): Promis
     actor: input.actor,
     action: 'instance.created',
     subject,
-    details: { instance_id: input.instanceId, name: input.name, description: input.description },
+    details: { instance_id: input.instanceId, name: input.name, description: input.description, student: input.student?.email ?? null },
     task_id: workflowId,
   });
-  return { instance_id: input.instanceId, org_slug: input.orgSlug, space_slug: input.spaceSlug, instance_slug: input.slug };
+  // A late joiner receives every earlier group distribution, in the order they were made; the
+  // child's id is the target's id in that distribution, never reused, so each arrives once.
+  const received: CreateInstanceResult['group_distributions'] = [];
+  for (const dist of pending) {
+    try {
+      const outcome = await executeChild(lateJoinerWorkflow, {
+        workflowId: `${dist.taskId}/target/${input.instanceId}`,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        args: [{ ...dist, target: { instanceId: input.instanceId, subject }, createdBy: input.createdBy }],
+      });
+      received.push({ task_id: dist.taskId, status: outcome.status, reason: outcome.reason });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (err instanceof WorkflowExecutionAlreadyStartedError) received.push({ task_id: dist.taskId, status: 'applied', reason: 'received earlier' });
+      else received.push({ task_id: dist.taskId, status: 'failed', reason: (err as Error).message });
+    }
+  }
+  return { instance_id: input.instanceId, org_slug: input.orgSlug, space_slug: input.spaceSlug, instance_slug: input.slug, group_distributions: received };
 }

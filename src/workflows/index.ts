@@ -9,3 +9,5 @@ export { restoreWorkflow } from './restore';
 export type { RestoreInput, RestoreResult } from './restore';
 export { blobGarbageWorkflow } from './garbage';
 export { progressQuery } from './progress';
+export { distributionWorkflow, targetsQuery } from './distribution';
+export { lateJoinerWorkflow } from './distribution-target';

@@ -3,7 +3,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { asc } from 'drizzle-orm';
 import type { Catalog } from '../../src/store/catalog/db';
-import { apiKeys, apps, auditEvents, instances, orgs, roleGrants, snapshots, spaces, tasks, users } from '../../src/store/catalog/schema';
+import { apiKeys, apps, auditEvents, distributions, instances, orgs, outboxMails, roleGrants, snapshots, spaces, tasks, users } from '../../src/store/catalog/schema';
 
 /** Every file, folder and link below `dir`, with the sha256 of each file's bytes. */
 export function treeListing(dir: string): Record<string, string> {
@@ -32,7 +32,7 @@ export function treeListing(dir: string): Record<string, string> {
 
 /**
  * Everything a bad request could have changed: every catalog row and every instance's state on disk
- * (files trees and warehouse bytes). Compare a snapshot taken before with one taken after.
+ * (files trees and warehouse bytes), distributions, queued mails and the mail outbox folder. Compare a snapshot taken before with one taken after.
  */
 export async function stateSnapshot(catalog: Catalog, dataDir: string): Promise<Record<string, unknown>> {
   const db = catalog.db;
@@ -47,7 +47,10 @@ export async function stateSnapshot(catalog: Catalog, dataDir: string): Promise<
     auditEvents: await db.select().from(auditEvents).orderBy(asc(auditEvents.seq)),
     apps: await db.select().from(apps).orderBy(asc(apps.id)),
     snapshots: await db.select().from(snapshots).orderBy(asc(snapshots.id)),
+    distributions: await db.select().from(distributions).orderBy(asc(distributions.id)),
+    outboxMails: await db.select().from(outboxMails).orderBy(asc(outboxMails.id)),
     instanceStates: treeListing(join(dataDir, 'instances')),
+    mailOutbox: treeListing(join(dataDir, 'outbox')),
   };
 }
 

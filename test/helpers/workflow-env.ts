@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { createMailer } from '../../src/store/mailer';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../src/activities';
@@ -11,7 +13,9 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 }
 
 /** A worker on the test environment with the real activities and the prebuilt workflow bundle. */
-export async function testWorker(env: TestWorkflowEnvironment, taskQueue: string, deps: ActivityDeps): Promise<Worker> {
+/** A worker on the time-skipping server; mails go to `<dataDir>/outbox` unless a mailer is given. */
+export async function testWorker(env: TestWorkflowEnvironment, taskQueue: string, given: Omit<ActivityDeps, 'mailer'> & Partial<Pick<ActivityDeps, 'mailer'>>): Promise<Worker> {
+  const deps: ActivityDeps = { ...given, mailer: given.mailer ?? createMailer({ from: 'handout@test', outboxDir: join(given.dataDir, 'outbox') }) };
   return Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',

@@ -23,7 +23,7 @@ describe('instance creation workflow', () => {
     const user = await insertUser(db, { id: randomUUID(), email: 'prof@example.org', name: 'Prof' });
     const org = await insertOrg(db, { id: randomUUID(), slug: 'uni', name: 'Uni' });
     const space = await insertSpace(db, { id: randomUUID(), orgId: org.id, slug: 'stats', name: 'Stats' });
-    base = { spaceId: space.id, orgSlug: 'uni', spaceSlug: 'stats', description: '', actor: 'user:prof@example.org', createdBy: user.id };
+    base = { spaceId: space.id, orgSlug: 'uni', spaceSlug: 'stats', description: '', actor: 'user:prof@example.org', createdBy: user.id, student: null };
   });
   afterAll(async () => {
     await env?.teardown();

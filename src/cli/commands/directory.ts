@@ -21,6 +21,8 @@ const instanceColumns: Column<InstanceView>[] = [
   { header: 'slug', value: (i) => i.slug },
   { header: 'name', value: (i) => i.name },
   { header: 'status', value: (i) => i.status },
+  { header: 'group', value: (i) => i.group },
+  { header: 'owner', value: (i) => i.owner },
   { header: 'description', value: (i) => i.description },
   { header: 'created_at', value: (i) => i.created_at },
 ];
@@ -75,14 +77,16 @@ export function instancesCommand(): Command {
     .requiredOption('-n, --name <name>', 'display name')
     .option('--slug <slug>', 'instance slug (derived from the name if omitted)')
     .option('-d, --description <text>', 'description')
+    .option('--student <email>', "a student's own instance: owned by (and editable for) this user, in the space's student group")
     .addOption(formatOption())
-    .action(async (o: CommonOpts & { name: string; slug?: string; description?: string }) => {
+    .action(async (o: CommonOpts & { name: string; slug?: string; description?: string; student?: string }) => {
       const { org_slug, space_slug } = resolveContext('space', o);
       const client = ApiClient.fromEnvironment();
       const started = await client.post<TaskStarted & { instance_slug: string }>(`/orgs/${enc(org_slug)}/spaces/${enc(space_slug)}/instances`, {
         name: o.name,
         slug: o.slug,
         description: o.description,
+        student: o.student,
       });
       const task: TaskView | (TaskStarted & { instance_slug: string }) = o.wait ? await waitForTask(client, started.task_id, o.timeout ?? 600) : started;
       print(renderRecord(task, o.format));

@@ -4,6 +4,7 @@ import { ApiClient, enc } from '../client';
 import { formatOption, positiveInt, withWait, type CommonOpts } from '../options';
 import { print, render, renderRecord, type Column } from '../output';
 import { waitForTask } from '../wait';
+import { printTask } from './distribution';
 
 const taskColumns: Column<TaskView>[] = [
   { header: 'task_id', value: (t) => t.task_id },
@@ -22,7 +23,7 @@ export function tasksCommand(): Command {
     .action(async (id: string, o: CommonOpts) => {
       const client = ApiClient.fromEnvironment();
       const task = o.wait ? await waitForTask(client, id, o.timeout ?? 600) : await client.get<TaskView>(`/tasks/${enc(id)}`);
-      print(renderRecord(task, o.format));
+      printTask(task, o.format);
     });
   tasks
     .command('list')
@@ -38,6 +39,6 @@ export function tasksCommand(): Command {
     .description('cancel a running task')
     .argument('<task-id>')
     .addOption(formatOption())
-    .action(async (id: string, o: CommonOpts) => print(renderRecord(await ApiClient.fromEnvironment().post<TaskView>(`/tasks/${enc(id)}/cancel`), o.format)));
+    .action(async (id: string, o: CommonOpts) => printTask(await ApiClient.fromEnvironment().post<TaskView>(`/tasks/${enc(id)}/cancel`), o.format));
   return tasks;
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { CatalogDb } from './db';
-import { instances, orgs, spaces } from './schema';
+import { instances, orgs, spaces, users } from './schema';
 
 // Queries over the workspace hierarchy: orgs → spaces → instances.
 
@@ -44,10 +44,12 @@ export async function findInstance(db: CatalogDb, spaceId: string, slug: string)
   return row;
 }
 
-export async function listInstances(db: CatalogDb, spaceId: string, onlyIds?: string[]): Promise<InstanceRow[]> {
+/** Instances of a space (optionally only some), each with its owner's e-mail. */
+export async function listInstances(db: CatalogDb, spaceId: string, onlyIds?: string[]): Promise<(InstanceRow & { ownerEmail: string | null })[]> {
   if (onlyIds && onlyIds.length === 0) return [];
   const where = onlyIds ? and(eq(instances.spaceId, spaceId), inArray(instances.id, onlyIds)) : eq(instances.spaceId, spaceId);
-  return db.select().from(instances).where(where).orderBy(asc(instances.slug));
+  const rows = await db.select({ instance: instances, ownerEmail: users.email }).from(instances).leftJoin(users, eq(users.id, instances.ownerId)).where(where).orderBy(asc(instances.slug));
+  return rows.map((r) => ({ ...r.instance, ownerEmail: r.ownerEmail }));
 }
 
 /**
@@ -59,8 +61,4 @@ export async function registerInstance(db: CatalogDb, row: typeof instances.$inf
   if (mine) return mine;
   const [created] = await db.insert(instances).values(row).onConflictDoNothing().returning();
   return created;
-}
-
-export async function markInstanceReady(db: CatalogDb, id: string): Promise<void> {
-  await db.update(instances).set({ status: 'ready' }).where(eq(instances.id, id));
 }

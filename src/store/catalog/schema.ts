@@ -35,6 +35,10 @@ export const instances = pgTable(
     description: text('description').notNull().default(''),
     /** `provisioning` until its storage exists; only `ready` instances take content. */
     status: text('status', { enum: ['provisioning', 'ready'] }).notNull(),
+    /** `students` for a student's own instance: group distributions reach it, also when it joins late. */
+    group: text('group', { enum: ['students'] }),
+    /** The user whose workspace this is (a student's instance), if any. */
+    ownerId: uuid('owner_id').references(() => users.id),
     createdBy: text('created_by').notNull(),
     createdAt: createdAt(),
   },
@@ -158,4 +162,52 @@ export const snapshots = pgTable(
   (t) => [uniqueIndex('snapshots_instance_name').on(t.instanceId, t.name), index('snapshots_instance').on(t.instanceId)],
 );
 
-export const catalogSchema = { orgs, spaces, instances, users, apiKeys, roleGrants, tasks, auditEvents, apps, snapshots };
+/**
+ * One row per distribution task. `stage_object_sha256` is set once the stage is built (it keeps the
+ * stage's blobs alive for the garbage collector); a group distribution also reaches late joiners.
+ */
+export const distributions = pgTable(
+  'distributions',
+  {
+    id: uuid('id').primaryKey(),
+    taskId: text('task_id').notNull().unique(),
+    sourceInstanceId: uuid('source_instance_id').notNull().references(() => instances.id),
+    sourceSubject: text('source_subject').notNull(),
+    /** The snapshot distributed from (`development` = the current state, frozen by a staging snapshot). */
+    sourceSnapshot: text('source_snapshot').notNull(),
+    /** The request as validated: selection, strategy, auto_snapshot, notify, message. */
+    request: jsonb('request').notNull(),
+    /** Space whose student group is a target (late joiners receive this distribution), else null. */
+    groupSpaceId: uuid('group_space_id').references(() => spaces.id),
+    stageObjectSha256: text('stage_object_sha256'),
+    actor: text('actor').notNull(),
+    createdBy: uuid('created_by').notNull().references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [index('distributions_group_space').on(t.groupSpaceId)],
+);
+
+/**
+ * Notification outbox: one row per mail, keyed so a retried step never queues it twice; `sent_at` is
+ * set once the mail has been handed to SMTP (or written to the outbox folder).
+ */
+export const outboxMails = pgTable(
+  'outbox_mails',
+  {
+    id: uuid('id').primaryKey(),
+    mailKey: text('mail_key').notNull().unique(),
+    taskId: text('task_id').notNull(),
+    recipient: text('recipient').notNull(),
+    subject: text('subject').notNull(),
+    body: text('body').notNull(),
+    createdAt: createdAt(),
+    sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
+    /** A sender holds the row until then, so two senders never hand the same mail over at once. */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true, mode: 'date' }),
+    attempts: bigint('attempts', { mode: 'number' }).notNull().default(0),
+    lastError: text('last_error'),
+  },
+  (t) => [index('outbox_mails_task').on(t.taskId)],
+);
+
+export const catalogSchema = { orgs, spaces, instances, users, apiKeys, roleGrants, tasks, auditEvents, apps, snapshots, distributions, outboxMails };
