@@ -16,8 +16,8 @@ export async function grant(stack: TestStack, body: Record<string, string>): Pro
 }
 
 /** Polls a task through the API until it has finished. */
-export async function finishedTask(stack: TestStack, taskId: string, key?: string): Promise<TaskView> {
-  const deadline = Date.now() + 60_000;
+export async function finishedTask(stack: TestStack, taskId: string, key?: string, timeoutMs = 60_000): Promise<TaskView> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await stack.call<TaskView>('GET', `/api/v1/tasks/${taskId}`, { key });
     if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(res.body.status)) return res.body;
