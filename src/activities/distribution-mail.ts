@@ -3,7 +3,7 @@ import type { DistributionRecord } from '../domain/distribution-run';
 import type { MailToQueue } from '../store/catalog/outbox';
 
 /** A UUID-shaped id derived from the mail's key: the same mail always gets the same id (Message-ID, .eml name). */
-function uuidFromKey(key: string): string {
+export function uuidFromKey(key: string): string {
   const h = createHash('sha256').update(key).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

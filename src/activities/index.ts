@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { createApplyStageActivities } from './apply-stage';
+import { createAssignmentActivities } from './assignments';
 import { createAuditActivities } from './audit';
 import { createDistributionActivities } from './distribution';
 import type { ActivityDeps } from './deps';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createApplyStageActivities(deps),
     ...createGarbageActivities(deps),
     ...createDistributionActivities(deps),
+    ...createAssignmentActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

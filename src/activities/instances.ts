@@ -2,7 +2,10 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
 import { FAILURE_TYPES } from '../domain/errors';
 import { registerInstance } from '../store/catalog/directory';
-import { markReadyAndListGroupDistributions } from '../store/catalog/distributions';
+import { markReadyAndListGroupWork } from '../store/catalog/distributions';
+import { findInstanceById } from '../store/catalog/directory';
+import { studentInputOf } from './assignments';
+import type { StudentAssignmentInput } from '../domain/assignment-run';
 import { insertGrant } from '../store/catalog/identity';
 import type { CatalogDb } from '../store/catalog/db';
 import type { DistributionRecord, LateJoinerInput } from '../domain/distribution-run';
@@ -61,15 +64,19 @@ export function createInstanceActivities({ catalog, dataDir }: ActivityDeps) {
     },
 
     /**
-     * Marks the instance ready and returns the group distributions a student instance joins late.
+     * Marks the instance ready and returns the group distributions and released group assignments a
+     * student instance joins late.
      * Retry-safe: setting the same status twice changes nothing, and a list read later only grows.
      */
-    async markInstanceReady(instanceId: string): Promise<PendingGroupDistribution[]> {
-      const rows = await markReadyAndListGroupDistributions(catalog.db, instanceId);
-      return rows.map((row) => {
+    async markInstanceReady(instanceId: string): Promise<{ distributions: PendingGroupDistribution[]; assignments: StudentAssignmentInput[] }> {
+      const work = await markReadyAndListGroupWork(catalog.db, instanceId);
+      const distributions = work.distributions.map((row) => {
         const record = row.request as DistributionRecord;
         return { distributionId: row.id, taskId: row.taskId, stageSha256: row.stageObjectSha256!, autoSnapshot: record.auto_snapshot, notify: record.notify, actor: record.actor };
       });
+      const instance = work.assignments.length ? await findInstanceById(catalog.db, instanceId) : undefined;
+      const assignments = await Promise.all(work.assignments.map((a) => studentInputOf(catalog.db, a, { instanceId, slug: instance!.slug, extendedUntil: null })));
+      return { distributions, assignments };
     },
 
     /**

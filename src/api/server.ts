@@ -7,6 +7,7 @@ import type { Principal, ServiceDeps } from '../service/deps';
 import { HandoutError } from '../service/errors';
 import { authenticate } from '../service/identity';
 import { registerAppRoutes } from './routes/apps';
+import { registerAssignmentRoutes } from './routes/assignments';
 import { registerAuditRoutes } from './routes/audit';
 import { registerDirectoryRoutes } from './routes/directory';
 import { registerDistributionRoutes } from './routes/distribution';
@@ -81,6 +82,7 @@ export async function buildApi(deps: ServiceDeps, opts: { logger?: boolean } = {
       registerTableRoutes(api as HandoutApp, deps);
       registerSnapshotRoutes(api as HandoutApp, deps);
       registerDistributionRoutes(api as HandoutApp, deps);
+      registerAssignmentRoutes(api as HandoutApp, deps);
     },
     { prefix: '/api/v1' },
   );

@@ -84,7 +84,7 @@ export async function startDistribution(deps: ServiceDeps, p: Principal, body: D
 }
 
 /** The selection in the stage's terms; `all` is the whole snapshot. An empty selection is refused. */
-function selectionOf(req: DistributeRequest): { pick: DistributionRecord['pick']; kinds: SelectedKinds } {
+export function selectionOf(req: Pick<DistributeRequest, 'files' | 'tables' | 'apps' | 'all'>): { pick: DistributionRecord['pick']; kinds: SelectedKinds } {
   const named = { files: req.files ?? [], tables: req.tables ?? [], apps: req.apps ?? [] };
   if (req.all) {
     if (named.files.length || named.tables.length || named.apps.length) throw invalidInput('--all distributes the whole snapshot; leave out --files, --tables and --apps');
@@ -106,7 +106,7 @@ function selectionOf(req: DistributeRequest): { pick: DistributionRecord['pick']
 }
 
 /** Checks every selected item exists in the source; returns the snapshot object (null = the current state, frozen later). */
-async function checkSelectionInSource(deps: ServiceDeps, p: Principal, source: OpenedInstance, snapshot: string, pick: DistributionRecord['pick']): Promise<string | null> {
+export async function checkSelectionInSource(deps: ServiceDeps, p: Principal, source: OpenedInstance, snapshot: string, pick: DistributionRecord['pick']): Promise<string | null> {
   const where = `${refName({ org_slug: source.org.slug, space_slug: source.space.slug, instance_slug: source.instance.slug })}`;
   if (snapshot !== CURRENT_STATE) {
     const { row } = await resolveSnapshot(deps, p, { org_slug: source.org.slug, space_slug: source.space.slug, instance_slug: source.instance.slug }, snapshot);

@@ -3,6 +3,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { FAILURE_TYPES } from '../domain/errors';
 import { lateJoinerWorkflow } from './distribution-target';
+import { startStudentWorkflow } from './assignment';
 
 export interface CreateInstanceInput {
   instanceId: string;
@@ -27,6 +28,8 @@ export interface CreateInstanceResult {
   instance_slug: string;
   /** Earlier group distributions this student instance received as a late joiner. */
   group_distributions: { task_id: string; status: string; reason: string | null }[];
+  /** Released group assignments this student instance joined late. */
+  assignments: string[];
 }
 
 const act = proxyActivities<Activities>({
@@ -38,7 +41,7 @@ const act = proxyActivities<Activities>({
 /** The `instances create` task: reserve the slug → create the directory tree and warehouse → ready → audit. */
 export async function createInstanceWorkflow(input: CreateInstanceInput): Promise<CreateInstanceResult> {
   const { workflowId } = workflowInfo();
-  let pending: Awaited<ReturnType<typeof act.markInstanceReady>> = [];
+  let pending: Awaited<ReturnType<typeof act.markInstanceReady>> = { distributions: [], assignments: [] };
   try {
     await act.registerInstance({
       instanceId: input.instanceId,
@@ -68,7 +71,7 @@ export async function createInstanceWorkflow(input: CreateInstanceInput): Promis
   // A late joiner receives every earlier group distribution, in the order they were made; the
   // child's id is the target's id in that distribution, never reused, so each arrives once.
   const received: CreateInstanceResult['group_distributions'] = [];
-  for (const dist of pending) {
+  for (const dist of pending.distributions) {
     try {
       const outcome = await executeChild(lateJoinerWorkflow, {
         workflowId: `${dist.taskId}/target/${input.instanceId}`,
@@ -82,5 +85,14 @@ export async function createInstanceWorkflow(input: CreateInstanceInput): Promis
       else received.push({ task_id: dist.taskId, status: 'failed', reason: (err as Error).message });
     }
   }
-  return { instance_id: input.instanceId, org_slug: input.orgSlug, space_slug: input.spaceSlug, instance_slug: input.slug, group_distributions: received };
+  // ...and every released group assignment, with the same deadline (its own workflow keeps it).
+  for (const assignment of pending.assignments) await startStudentWorkflow(assignment.record.assignmentId, assignment);
+  return {
+    instance_id: input.instanceId,
+    org_slug: input.orgSlug,
+    space_slug: input.spaceSlug,
+    instance_slug: input.slug,
+    group_distributions: received,
+    assignments: pending.assignments.map((a) => a.record.assignmentSubject.replace(/^assignment:/, '')),
+  };
 }

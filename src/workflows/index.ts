@@ -11,3 +11,5 @@ export { blobGarbageWorkflow } from './garbage';
 export { progressQuery } from './progress';
 export { distributionWorkflow, targetsQuery } from './distribution';
 export { lateJoinerWorkflow } from './distribution-target';
+export { assignmentWorkflow } from './assignment';
+export { studentAssignmentWorkflow, handInUpdate, setDeadlinesSignal, studentStateQuery } from './assignment-student';

@@ -19,7 +19,7 @@ export async function grant(stack: TestStack, body: Record<string, string>): Pro
 export async function finishedTask(stack: TestStack, taskId: string, key?: string, timeoutMs = 60_000): Promise<TaskView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await stack.call<TaskView>('GET', `/api/v1/tasks/${taskId}`, { key });
+    const res = await stack.call<TaskView>('GET', `/api/v1/tasks/${encodeURIComponent(taskId)}`, { key });
     if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(res.body.status)) return res.body;
     if (Date.now() > deadline) throw new Error(`task ${taskId} did not finish: ${JSON.stringify(res.body)}`);
     await new Promise((r) => setTimeout(r, 100));

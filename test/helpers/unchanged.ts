@@ -49,7 +49,8 @@ export async function stateSnapshot(catalog: Catalog, dataDir: string): Promise<
     snapshots: await db.select().from(snapshots).orderBy(asc(snapshots.id)),
     distributions: await db.select().from(distributions).orderBy(asc(distributions.id)),
     outboxMails: await db.select().from(outboxMails).orderBy(asc(outboxMails.id)),
-    instanceStates: treeListing(join(dataDir, 'instances')),
+    // The stat cache beside each tree is a cache (rewritten by any capture), not state a user sees.
+    instanceStates: Object.fromEntries(Object.entries(treeListing(join(dataDir, 'instances'))).filter(([path]) => !/\/stat-cache\.json[^/]*$/.test(path))),
     mailOutbox: treeListing(join(dataDir, 'outbox')),
   };
 }
@@ -59,5 +60,19 @@ export async function expectUnchanged<T>(stack: { catalog: Catalog; dataDir: str
   const before = await stateSnapshot(stack.catalog, stack.dataDir);
   const result = await work();
   expect(await stateSnapshot(stack.catalog, stack.dataDir)).toEqual(before);
+  return result;
+}
+
+/**
+ * Runs `work` and asserts that it changed nothing but the audit log, where it appended exactly events
+ * with these actions (a refusal is itself audited).
+ */
+export async function expectOnlyAudited<T>(stack: { catalog: Catalog; dataDir: string }, actions: string[], work: () => Promise<T>): Promise<T> {
+  const { auditEvents: before, ...rest } = await stateSnapshot(stack.catalog, stack.dataDir);
+  const result = await work();
+  const { auditEvents: after, ...restAfter } = await stateSnapshot(stack.catalog, stack.dataDir);
+  expect(restAfter).toEqual(rest);
+  const added = (after as { action: string }[]).slice((before as unknown[]).length);
+  expect(added.map((e) => e.action)).toEqual(actions);
   return result;
 }

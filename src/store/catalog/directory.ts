@@ -45,6 +45,11 @@ export async function findInstance(db: CatalogDb, spaceId: string, slug: string)
 }
 
 /** Instances of a space (optionally only some), each with its owner's e-mail. */
+export async function findInstanceById(db: CatalogDb, id: string): Promise<InstanceRow | undefined> {
+  const [row] = await db.select().from(instances).where(eq(instances.id, id));
+  return row;
+}
+
 export async function listInstances(db: CatalogDb, spaceId: string, onlyIds?: string[]): Promise<(InstanceRow & { ownerEmail: string | null })[]> {
   if (onlyIds && onlyIds.length === 0) return [];
   const where = onlyIds ? and(eq(instances.spaceId, spaceId), inArray(instances.id, onlyIds)) : eq(instances.spaceId, spaceId);

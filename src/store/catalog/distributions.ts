@@ -1,5 +1,7 @@
-import { and, asc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull } from 'drizzle-orm';
+import { enrolLateJoiner, type AssignmentRow } from './assignments';
 import type { CatalogDb } from './db';
+import { lockGroup } from './group-lock';
 import { distributions, instances, roleGrants, users } from './schema';
 
 // Distributions and student groups. A group distribution and a joining student instance meet under
@@ -8,12 +10,6 @@ import { distributions, instances, roleGrants, users } from './schema';
 
 export type DistributionRow = typeof distributions.$inferSelect;
 
-/** Advisory lock namespace for "the student group of a space" (second key: a hash of the space id). */
-const GROUP_LOCK = 4_242_010;
-
-async function lockGroup(tx: CatalogDb, spaceId: string): Promise<void> {
-  await tx.execute(sql`SELECT pg_advisory_xact_lock(${GROUP_LOCK}, hashtext(${spaceId}))`);
-}
 
 export async function insertDistribution(db: CatalogDb, row: typeof distributions.$inferInsert): Promise<void> {
   await db.insert(distributions).values(row);
@@ -50,21 +46,23 @@ export async function publishStage(db: CatalogDb, id: string, stageObjectSha256:
 
 /**
  * Marks an instance ready and, for a student instance, returns the group distributions of its space
- * whose stage is published, oldest first: the late joiner must receive each of them.
+ * whose stage is published, oldest first, and the released group assignments it is now enrolled in:
+ * the late joiner must receive each of them.
  */
-export async function markReadyAndListGroupDistributions(db: CatalogDb, instanceId: string): Promise<DistributionRow[]> {
+export async function markReadyAndListGroupWork(db: CatalogDb, instanceId: string): Promise<{ distributions: DistributionRow[]; assignments: AssignmentRow[] }> {
   return db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as CatalogDb;
     const [instance] = await tx.select().from(instances).where(eq(instances.id, instanceId));
     if (!instance) throw new Error(`instance ${instanceId} is not in the catalog`);
     if (instance.group === 'students') await lockGroup(tx, instance.spaceId);
     await tx.update(instances).set({ status: 'ready' }).where(eq(instances.id, instanceId));
-    if (instance.group !== 'students') return [];
-    return tx
+    if (instance.group !== 'students') return { distributions: [], assignments: [] };
+    const published = await tx
       .select()
       .from(distributions)
       .where(and(eq(distributions.groupSpaceId, instance.spaceId), isNotNull(distributions.stageObjectSha256)))
       .orderBy(asc(distributions.createdAt));
+    return { distributions: published, assignments: await enrolLateJoiner(tx, instanceId, instance.spaceId) };
   });
 }
 

@@ -210,4 +210,108 @@ export const outboxMails = pgTable(
   (t) => [index('outbox_mails_task').on(t.taskId)],
 );
 
-export const catalogSchema = { orgs, spaces, instances, users, apiKeys, roleGrants, tasks, auditEvents, apps, snapshots, distributions, outboxMails };
+/** Assignments: material distributed to students, a deadline in a time zone, hand-in paths, a late policy. */
+export const assignments = pgTable(
+  'assignments',
+  {
+    id: uuid('id').primaryKey(),
+    spaceId: uuid('space_id').notNull().references(() => spaces.id),
+    slug: text('slug').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    sourceInstanceId: uuid('source_instance_id').notNull().references(() => instances.id),
+    sourceSnapshot: text('source_snapshot').notNull(),
+    /** The material: { files, tables, apps } as the distribution takes them. */
+    material: jsonb('material').notNull(),
+    handinPaths: jsonb('handin_paths').$type<string[]>().notNull(),
+    /** true: the space's student group (late joiners included); false: the explicit instances in assignment_students. */
+    groupTarget: boolean('group_target').notNull(),
+    timezone: text('timezone').notNull(),
+    releaseAt: timestamp('release_at', { withTimezone: true, mode: 'date' }),
+    dueAt: timestamp('due_at', { withTimezone: true, mode: 'date' }).notNull(),
+    latePolicy: text('late_policy', { enum: ['hard', 'accept-late'] }).notNull(),
+    cutoffAt: timestamp('cutoff_at', { withTimezone: true, mode: 'date' }),
+    sizeLimitBytes: bigint('size_limit_bytes', { mode: 'number' }),
+    notify: boolean('notify').notNull(),
+    message: text('message').notNull().default(''),
+    handbackVisible: boolean('handback_visible').notNull().default(false),
+    status: text('status', { enum: ['scheduled', 'released', 'cancelled'] }).notNull(),
+    taskId: text('task_id').notNull(),
+    actor: text('actor').notNull(),
+    createdBy: uuid('created_by').notNull().references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('assignments_space_slug').on(t.spaceId, t.slug)],
+);
+
+/** The students of an assignment (one row per student instance) and their extensions. */
+export const assignmentStudents = pgTable(
+  'assignment_students',
+  {
+    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
+    instanceId: uuid('instance_id').notNull().references(() => instances.id),
+    extendedUntil: timestamp('extended_until', { withTimezone: true, mode: 'date' }),
+    joinedAt: createdAt(),
+  },
+  (t) => [uniqueIndex('assignment_students_pk').on(t.assignmentId, t.instanceId)],
+);
+
+/** Hand-ins: write-once, versioned per student; the tree and manifest are blobs. */
+export const handins = pgTable(
+  'handins',
+  {
+    id: uuid('id').primaryKey(),
+    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
+    instanceId: uuid('instance_id').notNull().references(() => instances.id),
+    version: bigint('version', { mode: 'number' }).notNull(),
+    handedInAt: timestamp('handed_in_at', { withTimezone: true, mode: 'date' }).notNull(),
+    treeSha256: text('tree_sha256').notNull(),
+    manifestSha256: text('manifest_sha256').notNull(),
+    fileCount: bigint('file_count', { mode: 'number' }).notNull(),
+    byteCount: bigint('byte_count', { mode: 'number' }).notNull(),
+    late: boolean('late').notNull(),
+    autoCollected: boolean('auto_collected').notNull(),
+    identifier: text('identifier'),
+    actor: text('actor').notNull(),
+  },
+  (t) => [uniqueIndex('handins_version').on(t.assignmentId, t.instanceId, t.version)],
+);
+
+/** Feedback on a hand-in: versioned, hidden from the student until released. */
+export const feedback = pgTable(
+  'feedback',
+  {
+    id: uuid('id').primaryKey(),
+    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
+    instanceId: uuid('instance_id').notNull().references(() => instances.id),
+    handinVersion: bigint('handin_version', { mode: 'number' }).notNull(),
+    version: bigint('version', { mode: 'number' }).notNull(),
+    grade: text('grade'),
+    comment: text('comment'),
+    /** Tree object of the feedback files (null: none). */
+    filesTree: text('files_tree'),
+    createdBy: uuid('created_by').notNull().references(() => users.id),
+    createdAt: createdAt(),
+    releasedAt: timestamp('released_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [uniqueIndex('feedback_version').on(t.assignmentId, t.instanceId, t.version)],
+);
+
+export const catalogSchema = {
+  orgs,
+  spaces,
+  instances,
+  users,
+  apiKeys,
+  roleGrants,
+  tasks,
+  auditEvents,
+  apps,
+  snapshots,
+  distributions,
+  outboxMails,
+  assignments,
+  assignmentStudents,
+  handins,
+  feedback,
+};

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { receiptOf } from '../activities/assignments';
+import { HandinView, SubmitHandin, type HandinReceipt } from '../domain/assignments';
+import type { CapturedHandin } from '../domain/assignment-run';
+import { showInZone } from '../domain/zoned-time';
+import * as store from '../store/catalog/assignments';
+import { appendAuditEvent } from '../store/catalog/audit-log';
+import { blobStoreOf } from '../store/blobs';
+import { captureHandinTree, listFiles } from '../store/handin-capture';
+import { instancePaths } from '../store/instance-storage';
+import { findAssignment, findStudent, studentWorkflowId, type OpenedAssignment } from './assignments';
+import { grantsOf, isSpaceAdmin } from './authz';
+import { actorOf, type Principal, type ServiceDeps } from './deps';
+import { forbidden, HandoutError } from './errors';
+
+// Hand-ins. A student hands in only from their own instance and sees only their own hand-ins; space
+// admins see every hand-in of their space. Each refused attempt is a 403 and an audit event.
+
+/** The caller's own student instance in this assignment (or, for a space admin, the one named). */
+async function studentOf(deps: ServiceDeps, p: Principal, a: OpenedAssignment, who: string | undefined, action: string): Promise<{ student: store.StudentRow; admin: boolean }> {
+  const admin = isSpaceAdmin(p, await grantsOf(deps.catalog.db, p), a.space.id);
+  const students = await store.listStudents(deps.catalog.db, a.assignment.id);
+  const own = students.find((s) => s.ownerEmail === p.email);
+  if (who !== undefined) {
+    const named = admin ? await findStudent(deps, a, who) : students.find((s) => s.slug === who || s.ownerEmail === who.toLowerCase());
+    if (named && (admin || named.instanceId === own?.instanceId)) return { student: named, admin };
+    await refuse(deps, p, a, action, `${p.email} may ${action} only for their own instance, not for "${who}"`);
+  }
+  if (own) return { student: own, admin };
+  return refuse(deps, p, a, action, `${p.email} is not a student of assignment ${a.subject.replace('assignment:', '')}`);
+}
+
+async function refuse(deps: ServiceDeps, p: Principal, a: OpenedAssignment, action: string, message: string): Promise<never> {
+  await appendAuditEvent(deps.catalog.db, { event_key: `api/${randomUUID()}`, actor: actorOf(p), action: 'handin.refused', subject: a.subject, details: { attempted: action, reason: message } });
+  throw forbidden(message);
+}
+
+/** The innermost message of an update failure: the validator's reason. */
+function reasonOf(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let message = e?.message ?? String(err);
+  while (e?.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e.message) message = e.message;
+  }
+  return message;
+}
+
+/**
+ * `handin submit`: copies the hand-in paths from the student's current state into write-once storage,
+ * then asks the student's deadline workflow to record it (an update). The workflow's validator refuses
+ * a hand-in after the cut-off, incomplete or too large, before anything is written to its history.
+ */
+export async function submitHandin(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, body: SubmitHandin & { student?: string }): Promise<HandinReceipt> {
+  const req = SubmitHandin.parse({ identifier: body.identifier });
+  const a = await findAssignment(deps, org, space, slug);
+  const { student } = await studentOf(deps, p, a, body.student, 'hand in');
+  const reject = async (message: string, code: 'conflict' | 'invalid_input' = 'conflict'): Promise<never> => {
+    await appendAuditEvent(deps.catalog.db, {
+      event_key: `api/${randomUUID()}`,
+      actor: actorOf(p),
+      action: 'handin.rejected',
+      subject: a.subject,
+      details: { student: student.ownerEmail, instance: student.slug, reason: message },
+    });
+    throw new HandoutError(code, message);
+  };
+  if (a.assignment.status === 'cancelled') return reject(`assignment ${slug} was cancelled`);
+  if (a.assignment.status === 'scheduled') return reject(`assignment ${slug} is not released yet${a.assignment.releaseAt ? `: it opens at ${showInZone(a.assignment.releaseAt, a.assignment.timezone)}` : ''}`);
+  const blobs = await blobStoreOf(deps.dataDir);
+  const captured = await captureHandinTree(blobs, instancePaths(deps.dataDir, student.instanceId), a.assignment.handinPaths);
+  const handin: CapturedHandin = {
+    treeSha256: captured.treeSha256,
+    manifestSha256: captured.manifestSha256,
+    files: captured.files,
+    bytes: captured.bytes,
+    missing: captured.missing,
+    identifier: req.identifier ?? null,
+    actor: actorOf(p),
+  };
+  try {
+    return await deps.temporal.workflow.getHandle(studentWorkflowId(a.assignment.id, student.instanceId)).executeUpdate<HandinReceipt, [CapturedHandin]>('handIn', { args: [handin] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) return reject(reasonOf(err), /incomplete|size limit/.test(reasonOf(err)) ? 'invalid_input' : 'conflict');
+    if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) {
+      const closes = student.extendedUntil ?? a.assignment.cutoffAt ?? a.assignment.dueAt;
+      return reject(`hand-in is closed: it closed at ${showInZone(closes, a.assignment.timezone)}`);
+    }
+    throw err;
+  }
+}
+
+/** Which version counts: the latest on time, or under accept-late the latest of all. */
+function gradedVersion(a: store.AssignmentRow, rows: store.HandinRow[]): number | null {
+  const eligible = a.latePolicy === 'accept-late' ? rows : rows.filter((r) => !r.late);
+  return eligible.length ? eligible[eligible.length - 1]!.version : null;
+}
+
+export async function listHandins(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, who?: string): Promise<HandinView[]> {
+  const a = await findAssignment(deps, org, space, slug);
+  const admin = isSpaceAdmin(p, await grantsOf(deps.catalog.db, p), a.space.id);
+  const students = await store.listStudents(deps.catalog.db, a.assignment.id);
+  const visible = admin && who === undefined ? students : [(await studentOf(deps, p, a, who, 'read hand-ins')).student];
+  const out: HandinView[] = [];
+  for (const s of visible) {
+    const rows = await store.listHandins(deps.catalog.db, a.assignment.id, s.instanceId);
+    const graded = gradedVersion(a.assignment, rows);
+    const base = { assignmentSubject: a.subject, instanceSubject: `instance:${org}/${space}/${s.slug}` };
+    for (const row of rows) out.push({ ...receiptOf(row, base, s.ownerEmail), graded: row.version === graded });
+  }
+  return out;
+}
+
+export async function getHandin(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, version: number, who?: string): Promise<HandinView> {
+  const all = await listHandins(deps, p, org, space, slug, who);
+  const one = all.find((h) => h.version === version);
+  if (!one) throw new HandoutError('not_found', `hand-in version ${version} not found`);
+  const a = await findAssignment(deps, org, space, slug);
+  const students = await store.listStudents(deps.catalog.db, a.assignment.id);
+  const s = students.find((x) => `${org}/${space}/${x.slug}` === one.instance)!;
+  const row = (await store.listHandins(deps.catalog.db, a.assignment.id, s.instanceId)).find((h) => h.version === version)!;
+  return HandinView.parse({ ...one, manifest: await listFiles(await blobStoreOf(deps.dataDir), row.treeSha256, '') });
+}
+

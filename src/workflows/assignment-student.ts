@@ -1,0 +1,116 @@
+import { allHandlersFinished, ApplicationFailure, condition, defineQuery, defineSignal, defineUpdate, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { HandinReceipt } from '../domain/assignments';
+import type { CapturedHandin, StudentAssignmentInput } from '../domain/assignment-run';
+import { mailAct } from './distribution-target';
+
+// One workflow per student and assignment (`assignment/<id>/student/<instance>`): the deadline timer,
+// re-armed by an extension; hand-ins as updates, checked by a validator that writes no history when
+// it refuses; automatic collection at the effective deadline. Its history holds a few events per
+// hand-in, far below Temporal's 2,000 updates per run (a student hands in a handful of times).
+
+/** A hand-in the service has already copied into write-once storage; the update records it. */
+export const handInUpdate = defineUpdate<HandinReceipt, [CapturedHandin]>('handIn');
+/** New deadlines for this student: an extension or a changed due time (after the deadline it reopens hand-in). */
+export const setDeadlinesSignal = defineSignal<[{ deadline: string; cutoffAt: string | null }]>('setDeadlines');
+export const studentStateQuery = defineQuery<{ deadline: string; closes_at: string; versions: number; collected: boolean }>('studentState');
+
+const act = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['Conflict', 'NotFound', 'InvalidInput', 'DiskFull'] },
+});
+
+export async function studentAssignmentWorkflow(input: StudentAssignmentInput): Promise<{ versions: number; auto_collected: number }> {
+  const { workflowId } = workflowInfo();
+  let deadline = new Date(input.deadline).getTime();
+  let cutoff = input.cutoffAt ? new Date(input.cutoffAt).getTime() : null;
+  const closesAt = () => (input.latePolicy === 'accept-late' && cutoff !== null ? Math.max(cutoff, deadline) : deadline);
+  let versions = input.versionsSoFar;
+  // A student who handed in themselves is never collected; one who did not is collected at each
+  // effective deadline (the first, and again after an extension reopened hand-in).
+  let studentHandedIn = input.studentHandedIn;
+  let collectedThisPeriod = false;
+  let deadlineMoved = false;
+  let mailsQueued = false;
+  let autoCollected = 0;
+
+  setHandler(studentStateQuery, () => ({ deadline: new Date(deadline).toISOString(), closes_at: new Date(closesAt()).toISOString(), versions, collected: autoCollected > 0 }));
+  setHandler(setDeadlinesSignal, (next) => {
+    deadline = new Date(next.deadline).getTime();
+    cutoff = next.cutoffAt ? new Date(next.cutoffAt).getTime() : null;
+    deadlineMoved = true;
+  });
+  setHandler(
+    handInUpdate,
+    async (handin) => {
+      const now = Date.now(); // workflow time: the same instant the validator checked
+      const version = ++versions;
+      studentHandedIn = true;
+      const receipt = await act.recordHandin({ ...input.record, version, handedInAt: new Date(now).toISOString(), late: now > deadline, autoCollected: false, handin, taskId: workflowId });
+      mailsQueued = true;
+      return receipt;
+    },
+    {
+      // Runs before anything is written to history: a refused hand-in leaves no trace in the workflow.
+      validator: (handin) => {
+        const now = Date.now();
+        if (now > closesAt()) {
+          throw ApplicationFailure.nonRetryable(
+            `hand-in is closed: the ${input.latePolicy === 'accept-late' && cutoff !== null ? 'cut-off' : 'deadline'} was ${new Date(closesAt()).toISOString()}`,
+            'HandinClosed',
+          );
+        }
+        if (handin.missing.length) throw ApplicationFailure.nonRetryable(`hand-in incomplete: missing ${handin.missing.join(', ')}`, 'HandinIncomplete');
+        if (input.sizeLimitBytes !== null && handin.bytes > input.sizeLimitBytes) {
+          throw ApplicationFailure.nonRetryable(`hand-in is ${handin.bytes} bytes, over the size limit of ${input.sizeLimitBytes} bytes`, 'HandinTooLarge');
+        }
+      },
+    },
+  );
+
+  const sendMails = async () => {
+    if (!mailsQueued) return;
+    mailsQueued = false;
+    await mailAct.deliverMails(workflowId);
+  };
+  /** Waits until `until` (ms) unless the deadline moves first; sends queued receipts meanwhile. */
+  const waitUntil = async (until: number): Promise<'reached' | 'moved'> => {
+    for (;;) {
+      const left = until - Date.now();
+      if (left <= 0) return 'reached';
+      await condition(() => deadlineMoved || mailsQueued, left);
+      if (deadlineMoved) {
+        deadlineMoved = false;
+        return 'moved';
+      }
+      await sendMails();
+    }
+  };
+
+  try {
+    for (;;) {
+      if ((await waitUntil(deadline)) === 'moved') continue;
+      // The effective deadline has passed: collect from the current state if the student never handed in.
+      if (!studentHandedIn && !collectedThisPeriod) {
+        const version = ++versions;
+        await act.autoCollectHandin({ ...input.record, version, handedInAt: new Date().toISOString(), late: false, autoCollected: true, taskId: workflowId });
+        collectedThisPeriod = true;
+        autoCollected++;
+        mailsQueued = true;
+      }
+      if ((await waitUntil(closesAt())) === 'moved') {
+        collectedThisPeriod = false;
+        continue;
+      }
+      break;
+    }
+    await condition(allHandlersFinished);
+    await sendMails();
+  } catch (err) {
+    // Cancelled: the timers stop; every stored hand-in stays where it is.
+    if (isCancellation(err)) await condition(allHandlersFinished);
+    throw err;
+  }
+  return { versions, auto_collected: autoCollected };
+}
