@@ -9,3 +9,4 @@ export * from './apps';
 export * from './snapshots';
 export * from './tables';
 export * from './distribution';
+export * from './assignments';
