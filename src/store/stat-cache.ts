@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -14,55 +14,126 @@ export interface FileStamp {
   ctimeNs: bigint;
 }
 
-interface Entry extends FileStamp {
+/**
+ * A stamp as one string, `ino:size:mtimeNs:ctimeNs` in decimal: comparing it is one string comparison.
+ * The walk's worker threads build the very same text from their lstat (fs-jobs.ts `stampText`).
+ */
+export const stampOf = (st: FileStamp): string => `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+
+interface Entry {
+  stamp: string;
   sha256: string;
-  /** The file system clock before the file's bytes were read; see `lookup`. */
-  hashedAtNs: bigint;
+  /** The file system clock (decimal ns) before the file's bytes were read; see `lookup`. */
+  hashedAtNs: string;
+  /** The racy-git rule, decided once: the file's mtime was strictly before `hashedAtNs`. */
+  trusted: boolean;
+  /** The walk (`generation`) that last looked the entry up or recorded it. */
+  seen: number;
 }
 
-interface CacheFile {
+/**
+ * On disk: the hex SHA-256 of the JSON text, a newline, then the JSON text. The checksum is why a save
+ * needs no fsync: a file torn by a power cut fails it and the cache starts empty (costing re-hashing,
+ * never a wrong hash), and an older intact file only holds entries that were true for their stamps.
+ * Each entry is [relative path, stamp, sha256, index into hashedAt]: a walk hashes most files under one
+ * clock reading, so the readings are listed once.
+ */
+interface CacheFileV2 {
+  version: 2;
+  writtenAtNs: string;
+  hashedAt: string[];
+  entries: Array<[string, string, string, number]>;
+}
+
+/** Version 1 (one object per entry, no checksum), still read so an upgrade does not re-hash everything. */
+interface CacheFileV1 {
   version: 1;
   writtenAtNs: string;
   entries: Record<string, { ino: string; size: string; mtimeNs: string; ctimeNs: string; sha256: string; hashedAtNs: string }>;
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
-const DIGITS = /^[0-9]+$/;
+const DIGITS = /^(0|[1-9][0-9]*)$/;
+const STAMP = /^(?:0|[1-9][0-9]*):(?:0|[1-9][0-9]*):(0|[1-9][0-9]*):(?:0|[1-9][0-9]*)$/;
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+/** a < b for decimal numbers without leading zeros, without parsing them. */
+const decimalLess = (a: string, b: string) => (a.length !== b.length ? a.length < b.length : a < b);
+const splitRel = (rel: string): [string, string] => {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? ['', rel] : [rel.slice(0, slash), rel.slice(slash + 1)];
+};
 
-/** A stat cache backed by one JSON file (outside the files tree); writes are atomic (temp + rename). */
+/** A stat cache backed by one file (outside the files tree); writes are atomic (temp + rename). */
 export class StatCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly visited = new Set<string>();
+  // Folder → name → entry, so a walk finds a folder's entries without building each file's path.
+  private readonly dirs = new Map<string, Map<string, Entry>>();
+  private generation = 1;
+  // Changes made, and how many of them the file on disk holds: a walk that changed nothing saves nothing.
+  private changes = 0;
+  private savedChanges = 0;
   private saving: Promise<void> = Promise.resolve();
   private queued: Promise<void> | undefined;
   private writtenAtNs = 0n;
 
   private constructor(readonly path: string) {}
 
-  /** Loads the cache at `path`; a missing or unreadable file gives an empty cache. */
+  /** Loads the cache at `path`; a missing, torn or unreadable file gives an empty cache. */
   static async open(path: string): Promise<StatCache> {
     const cache = new StatCache(path);
-    let parsed: CacheFile | undefined;
+    let text: string;
     try {
-      parsed = JSON.parse(await readFile(path, 'utf8')) as CacheFile;
+      text = await readFile(path, 'utf8');
     } catch {
-      parsed = undefined;
+      return cache;
     }
-    if (parsed?.version === 1 && typeof parsed.entries === 'object' && parsed.entries !== null) {
-      cache.writtenAtNs = DIGITS.test(String(parsed.writtenAtNs)) ? BigInt(parsed.writtenAtNs) : 0n;
-      for (const [rel, e] of Object.entries(parsed.entries)) {
-        const numbers = [e?.ino, e?.size, e?.mtimeNs, e?.ctimeNs, e?.hashedAtNs];
-        if (!numbers.every((n) => typeof n === 'string' && DIGITS.test(n)) || !SHA256.test(String(e.sha256))) continue;
-        const [ino, size, mtimeNs, ctimeNs, hashedAtNs] = numbers.map((n) => BigInt(n as string)) as [bigint, bigint, bigint, bigint, bigint];
-        // An entry can never be newer than the save that wrote it; clamp in case the file was edited by hand.
-        cache.entries.set(rel, { ino, size, mtimeNs, ctimeNs, sha256: e.sha256, hashedAtNs: hashedAtNs < cache.writtenAtNs ? hashedAtNs : cache.writtenAtNs });
+    try {
+      if (text.startsWith('{')) cache.loadV1(JSON.parse(text) as CacheFileV1);
+      else {
+        const json = text.slice(65);
+        if (text[64] === '\n' && text.slice(0, 64) === sha256Hex(json)) cache.loadV2(JSON.parse(json) as CacheFileV2);
       }
+    } catch {
+      cache.dirs.clear();
     }
     return cache;
   }
 
+  private loadV2(file: CacheFileV2): void {
+    if (file?.version !== 2 || !Array.isArray(file.entries) || !Array.isArray(file.hashedAt) || !DIGITS.test(String(file.writtenAtNs))) return;
+    this.writtenAtNs = BigInt(file.writtenAtNs);
+    const written = file.writtenAtNs;
+    // An entry can never be newer than the save that wrote it; clamp in case the file was edited by hand.
+    const readings = file.hashedAt.map((t) => (DIGITS.test(String(t)) && decimalLess(t, written) ? t : written));
+    for (const e of file.entries) {
+      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string' || !SHA256.test(String(e[2])) || readings[e[3]] === undefined) continue;
+      this.set(e[0], e[1], e[2], readings[e[3]]!, 0);
+    }
+  }
+
+  private loadV1(file: CacheFileV1): void {
+    if (file?.version !== 1 || typeof file.entries !== 'object' || file.entries === null) return;
+    const written = DIGITS.test(String(file.writtenAtNs)) ? file.writtenAtNs : '0';
+    this.writtenAtNs = BigInt(written);
+    for (const [rel, e] of Object.entries(file.entries)) {
+      if (!DIGITS.test(String(e?.hashedAtNs)) || !SHA256.test(String(e.sha256))) continue;
+      this.set(rel, `${e.ino}:${e.size}:${e.mtimeNs}:${e.ctimeNs}`, e.sha256, decimalLess(e.hashedAtNs, written) ? e.hashedAtNs : written, 0);
+    }
+  }
+
+  /** Stores an entry; a malformed stamp is dropped (it could never match, and must not be trusted). */
+  private set(relPath: string, stamp: string, sha256: string, hashedAtNs: string, seen: number): void {
+    const mtime = STAMP.exec(stamp)?.[1];
+    if (mtime === undefined) return;
+    const [dir, name] = splitRel(relPath);
+    let names = this.dirs.get(dir);
+    if (!names) this.dirs.set(dir, (names = new Map()));
+    names.set(name, { stamp, sha256, hashedAtNs, trusted: decimalLess(mtime, hashedAtNs), seen });
+  }
+
   get size(): number {
-    return this.entries.size;
+    let n = 0;
+    for (const names of this.dirs.values()) n += names.size;
+    return n;
   }
 
   /** The file system's clock at the last save (0 before the first); informational. */
@@ -77,30 +148,39 @@ export class StatCache {
    * stat, so it is hashed again. That reading is never later than the save that recorded the entry.
    */
   lookup(relPath: string, stat: FileStamp): string | undefined {
-    this.visited.add(relPath);
-    const e = this.entries.get(relPath);
+    const [dir, name] = splitRel(relPath);
+    return this.lookupStamp(dir, name, stampOf(stat));
+  }
+
+  /** `lookup` for the file `name` in the folder `dirRel`, with its stamp as `stampOf` writes it. */
+  lookupStamp(dirRel: string, name: string, stamp: string): string | undefined {
+    const e = this.dirs.get(dirRel)?.get(name);
     if (!e) return undefined;
-    const same = e.ino === stat.ino && e.size === stat.size && e.mtimeNs === stat.mtimeNs && e.ctimeNs === stat.ctimeNs;
-    return same && stat.mtimeNs < e.hashedAtNs ? e.sha256 : undefined;
+    e.seen = this.generation;
+    return e.trusted && e.stamp === stamp ? e.sha256 : undefined;
   }
 
   /** Remembers that the file with `stat` hashed to `sha256`; `hashedAtNs` is a `clockNs()` reading taken before reading it. */
   record(relPath: string, stat: FileStamp, sha256: string, hashedAtNs: bigint): void {
     if (!SHA256.test(sha256)) throw new RangeError(`not a sha256: ${sha256}`);
-    this.visited.add(relPath);
-    this.entries.set(relPath, { ino: stat.ino, size: stat.size, mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, sha256, hashedAtNs });
+    this.set(relPath, stampOf(stat), sha256, String(hashedAtNs), this.generation);
+    this.changes++;
   }
 
   /** Forgets entries for paths neither looked up nor recorded since the last prune (files that are gone). */
   pruneUnvisited(): number {
     let pruned = 0;
-    for (const rel of this.entries.keys()) {
-      if (!this.visited.has(rel)) {
-        this.entries.delete(rel);
-        pruned++;
+    for (const [dir, names] of this.dirs) {
+      for (const [name, e] of names) {
+        if (e.seen !== this.generation) {
+          names.delete(name);
+          pruned++;
+        }
       }
+      if (names.size === 0) this.dirs.delete(dir);
     }
-    this.visited.clear();
+    this.generation++;
+    this.changes += pruned;
     return pruned;
   }
 
@@ -115,9 +195,13 @@ export class StatCache {
     return (await lstat(stamp, { bigint: true })).mtimeNs;
   }
 
-  /** Writes the cache atomically. Safe to call while a walk runs: saves queue up, and a burst collapses into one. */
+  /**
+   * Writes the cache atomically, unless the file already holds every change. Safe to call while a walk
+   * runs: saves queue up, and a burst collapses into one.
+   */
   save(): Promise<void> {
     if (this.queued) return this.queued;
+    if (this.changes === this.savedChanges) return this.saving;
     const next = this.saving.then(() => this.writeNow());
     this.queued = next;
     this.saving = next.catch(() => undefined);
@@ -128,16 +212,22 @@ export class StatCache {
     // From here on a new save() call queues another write, so it also covers entries recorded during this one.
     this.queued = undefined;
     const writtenAtNs = await this.clockNs();
-    // No prototype: a file may be called "__proto__".
-    const out: CacheFile = { version: 1, writtenAtNs: String(writtenAtNs), entries: Object.create(null) };
-    for (const [rel, e] of this.entries) {
-      out.entries[rel] = { ino: String(e.ino), size: String(e.size), mtimeNs: String(e.mtimeNs), ctimeNs: String(e.ctimeNs), sha256: e.sha256, hashedAtNs: String(e.hashedAtNs) };
+    const changes = this.changes;
+    const readings = new Map<string, number>();
+    const entries: CacheFileV2['entries'] = [];
+    for (const [dir, names] of this.dirs) {
+      for (const [name, e] of names) {
+        let index = readings.get(e.hashedAtNs);
+        if (index === undefined) readings.set(e.hashedAtNs, (index = readings.size));
+        entries.push([dir === '' ? name : `${dir}/${name}`, e.stamp, e.sha256, index]);
+      }
     }
+    const json = JSON.stringify({ version: 2, writtenAtNs: String(writtenAtNs), hashedAt: [...readings.keys()], entries } satisfies CacheFileV2);
     const temp = `${this.path}.${randomBytes(6).toString('hex')}.tmp`;
     const handle = await open(temp, 'wx', 0o600);
     try {
-      await handle.writeFile(JSON.stringify(out));
-      await handle.datasync();
+      // No fsync: see CacheFileV2 (the checksum turns a torn file into an empty cache).
+      await handle.writeFile(`${sha256Hex(json)}\n${json}`);
     } catch (err) {
       await handle.close();
       await unlink(temp).catch(() => undefined);
@@ -146,5 +236,6 @@ export class StatCache {
     await handle.close();
     await rename(temp, this.path);
     this.writtenAtNs = writtenAtNs;
+    this.savedChanges = changes;
   }
 }

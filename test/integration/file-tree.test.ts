@@ -164,8 +164,11 @@ describe('the stat cache', () => {
     const first = await snapshotTree(src, blobs, cache, {});
     expect(first).toMatchObject({ hashedFiles: 3, reusedFiles: 0 });
 
+    const saved = lstatSync(join(scratch, 'caches', 'cached.json'), { bigint: true });
     const second = await snapshotTree(src, blobs, await openCache('cached'), {});
     expect(second).toMatchObject({ hashedFiles: 0, reusedFiles: 3, rootTree: first.rootTree });
+    // Nothing changed, so the cache file was not rewritten.
+    expect(lstatSync(join(scratch, 'caches', 'cached.json'), { bigint: true })).toMatchObject({ ino: saved.ino, mtimeNs: saved.mtimeNs });
 
     // Same size, same mtime, different bytes: only the new inode gives it away.
     const before = statSync(join(src, 'b.txt'));
@@ -206,14 +209,57 @@ describe('the stat cache', () => {
     expect(reloaded.lookup('tick-before', st)).toBe(sha('x'));
     expect(reloaded.lookup('tick-before', { ...st, ctimeNs: st.ctimeNs + 1n })).toBeUndefined();
     expect(reloaded.lastWrittenAtNs).toBeGreaterThanOrEqual(st.mtimeNs);
-    const raw = JSON.parse(readFileSync(join(scratch, 'caches', 'boundary.json'), 'utf8'));
-    expect(raw.entries['tick-before']).toEqual({ ino: String(st.ino), size: '1', mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), sha256: sha('x'), hashedAtNs: String(st.mtimeNs + 1n) });
+    // The file: its checksum, a newline, then JSON with one [path, stamp, sha256, clock reading] per entry.
+    const text = readFileSync(join(scratch, 'caches', 'boundary.json'), 'utf8');
+    const json = text.slice(text.indexOf('\n') + 1);
+    expect(text.slice(0, 64)).toBe(sha(json));
+    const raw = JSON.parse(json);
+    const entry = raw.entries.find((e: unknown[]) => e[0] === 'tick-before');
+    expect(entry.slice(0, 3)).toEqual(['tick-before', `${st.ino}:1:${st.mtimeNs}:${st.ctimeNs}`, sha('x')]);
+    expect(raw.hashedAt[entry[3]]).toBe(String(st.mtimeNs + 1n));
   });
 
-  it('starts empty from a corrupt cache file instead of failing', async () => {
+  it('starts empty from a corrupt or torn cache file instead of failing', async () => {
     mkdirSync(join(scratch, 'caches'), { recursive: true });
     writeFileSync(join(scratch, 'caches', 'corrupt.json'), '{"version":1,"entries":');
     expect((await openCache('corrupt')).size).toBe(0);
+    // A save is not synced: after a power cut its bytes may be zeros or half there. The checksum catches both.
+    const st = lstatSync(join(scratch, 'caches', 'corrupt.json'), { bigint: true });
+    const cache = await openCache('torn');
+    cache.record('a.txt', st, sha('a'), st.mtimeNs + 1n);
+    cache.record('b.txt', st, sha('b'), st.mtimeNs + 1n);
+    await cache.save();
+    const path = join(scratch, 'caches', 'torn.json');
+    const whole = readFileSync(path, 'utf8');
+    expect((await openCache('torn')).size).toBe(2);
+    // Still valid JSON, but not what was saved: one entry's hash swapped for the other's.
+    writeFileSync(path, whole.replace(sha('b'), sha('a')));
+    expect((await openCache('torn')).size).toBe(0);
+    writeFileSync(path, whole.slice(0, whole.length - 20));
+    expect((await openCache('torn')).size).toBe(0);
+    writeFileSync(path, Buffer.alloc(whole.length));
+    expect((await openCache('torn')).size).toBe(0);
+  });
+
+  it('reads a cache saved in the first format (version 1), so an upgrade re-hashes nothing', async () => {
+    const src = freshDir('cache-v1');
+    build(src, { 'a.txt': 'v1 alpha', 'sub/b.txt': 'v1 bravo' });
+    const past = new Date(Date.now() - 60_000);
+    for (const f of ['a.txt', 'sub/b.txt']) utimesSync(join(src, f), past, past);
+    const entries: Record<string, object> = {};
+    for (const [rel, content] of [['a.txt', 'v1 alpha'], ['sub/b.txt', 'v1 bravo']]) {
+      const st = lstatSync(join(src, rel!), { bigint: true });
+      entries[rel!] = { ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), sha256: sha(content!), hashedAtNs: String(st.mtimeNs + 1n) };
+    }
+    mkdirSync(join(scratch, 'caches'), { recursive: true });
+    writeFileSync(join(scratch, 'caches', 'v1.json'), JSON.stringify({ version: 1, writtenAtNs: String(BigInt(Date.now()) * 1_000_000n), entries }));
+    await blobs.putBytes('v1 alpha');
+    await blobs.putBytes('v1 bravo');
+    expect(await snapshotTree(src, blobs, await openCache('v1'), {})).toMatchObject({ hashedFiles: 0, reusedFiles: 2 });
+    // A blob gone from the store (collected) is stored again from the file, whatever the cache says.
+    await blobs.delete(sha('v1 bravo'));
+    expect(await snapshotTree(src, blobs, await openCache('v1'), {})).toMatchObject({ hashedFiles: 1, reusedFiles: 1 });
+    expect(await blobs.has(sha('v1 bravo'))).toBe(true);
   });
 });
 
@@ -479,6 +525,25 @@ describe('garbage collection', () => {
     const restored = freshDir('gc-restore');
     await materializeTree(gcBlobs, kept.rootTree, restored, { strategy: 'overwrite' });
     expect(readFileSync(join(restored, 'data/new.txt'), 'utf8')).toBe('only in the new snapshot');
+  });
+
+  it('a snapshot that reuses blobs from the stat cache keeps them from a collection that runs before it commits', async () => {
+    const gcBlobs = await createLocalBlobStore(join(scratch, 'gc-reuse-blobs'));
+    const src = freshDir('gc-reuse');
+    build(src, { 'old.txt': 'reused, last touched two days ago', 'recent.txt': 'reused, last touched half an hour ago' });
+    const past = new Date(Date.now() - 60_000);
+    for (const f of ['old.txt', 'recent.txt']) utimesSync(join(src, f), past, past);
+    await snapshotTree(src, gcBlobs, await openCache('gc-reuse'), {});
+    const [oldSha, recentSha] = [sha('reused, last touched two days ago'), sha('reused, last touched half an hour ago')];
+    utimesSync(gcBlobs.pathOf(oldSha), new Date(Date.now() - 48 * 3600_000), new Date(Date.now() - 48 * 3600_000));
+    utimesSync(gcBlobs.pathOf(recentSha), new Date(Date.now() - 1800_000), new Date(Date.now() - 1800_000));
+
+    // The snapshot being written: both files reused, nothing read; no committed snapshot references them yet.
+    expect(await snapshotTree(src, gcBlobs, await openCache('gc-reuse'), {})).toMatchObject({ hashedFiles: 0, reusedFiles: 2 });
+    const swept = await sweepBlobs(gcBlobs, new Set(), { graceMs: 24 * 3600_000 });
+    expect(swept.deleted).toBe(0);
+    expect(await gcBlobs.has(oldSha)).toBe(true);
+    expect(await gcBlobs.has(recentSha)).toBe(true);
   });
 
   it('refuses to collect when a root tree cannot be read', async () => {
