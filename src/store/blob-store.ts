@@ -2,17 +2,30 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readFile, rename, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsPool } from './tree/fs-pool';
 
 // Content-addressed, write-once blobs: <root>/sha256/ab/cdef… (the first two hex digits name the folder).
 // A blob appears only by rename() of a finished temp file, so a reader never sees a torn blob.
 
 const SHA256 = /^[0-9a-f]{64}$/;
+const ALL_SHA256 = /^(?:[0-9a-f]{64}\n)+$/;
 const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 const CHUNK = 1 << 20;
 // A blob a garbage collection has set aside (in tmp/) while it re-checks the blob's age, named with the
 // time it was set aside; a live collection decides within milliseconds, so an old one is a crash's leftover.
 const SET_ASIDE = /^gc-([0-9a-f]{64})-([0-9]+)-[0-9a-f]+$/;
 const SET_ASIDE_MAX_MS = 10 * 60 * 1000;
+/**
+ * A blob that is reused is touched only when it was last written or touched longer ago than this.
+ * Why that keeps it safe from the garbage collector: the collector deletes a blob only when no
+ * committed snapshot references it and its mtime is older than the grace period (re-checked after
+ * setting it aside, see `delete`). A reused blob's mtime is at most this old when the snapshot reusing
+ * it checks it (touched otherwise), so the collector cannot take it before grace − this after that
+ * check; by then the snapshot has committed (capture is limited to 6 h, the grace period is a day) and
+ * references it. A blob set aside or deleted before the check is found missing and stored again.
+ * The grace period must therefore exceed the longest capture-to-commit time plus this hour.
+ */
+export const REFRESH_AFTER_MS = 60 * 60 * 1000;
 
 /** A stored blob's id and length in bytes. */
 export interface BlobRef {
@@ -61,6 +74,11 @@ export interface BlobStore {
   readBytes(sha256: string): Promise<Buffer>;
   /** Marks a blob as just used, so a garbage collection's grace period protects it; false if it does not exist. */
   touch(sha256: string): Promise<boolean>;
+  /**
+   * Before blobs are reused by a snapshot being written: the ids of those missing (or of another size);
+   * the others are kept safe from the garbage collector until the snapshot commits (see REFRESH_AFTER_MS).
+   */
+  keepAlive(refs: readonly BlobRef[]): Promise<Set<string>>;
   list(): AsyncIterable<BlobInfo>;
   /** Deletes a blob; with `ifOlderThanMs`, only if it was not written or touched since then (re-checked atomically). */
   delete(sha256: string, opts?: { ifOlderThanMs?: number }): Promise<boolean>;
@@ -134,9 +152,7 @@ class LocalBlobStore implements BlobStore {
   }
 
   async putFileWithKnownHash(path: string, sha256: string, size: number): Promise<BlobRef> {
-    assertSha256(sha256);
-    const existing = await lstat(this.pathOf(sha256)).catch(() => undefined);
-    if (existing?.isFile() && existing.size === size && (await this.touch(sha256))) return { sha256, size };
+    if (await this.keepExisting({ sha256, size })) return { sha256, size };
     const stored = await this.putFile(path);
     if (stored.sha256 !== sha256) {
       throw new BlobStoreError('hash_mismatch', `${path} changed since it was hashed: expected ${sha256}, it now holds ${stored.sha256}`);
@@ -189,6 +205,16 @@ class LocalBlobStore implements BlobStore {
       if (isMissing(err)) return false;
       throw err;
     }
+  }
+
+  async keepAlive(refs: readonly BlobRef[]): Promise<Set<string>> {
+    if (refs.length === 0) return new Set();
+    const ids = refs.map((r) => r.sha256);
+    // Each id becomes a path: all checked at once (one regex over the lot), each again only if one is bad.
+    if (!ALL_SHA256.test(`${ids.join('\n')}\n`)) ids.forEach(assertSha256);
+    // A batch of lstat (and the odd utimes) in a worker thread: per blob a system call, not an async round trip.
+    const missing = await fsPool().run('keepBlobs', { root: this.root, ids, sizes: refs.map((r) => r.size), refreshBeforeMs: Date.now() - REFRESH_AFTER_MS });
+    return new Set(missing.map((i) => refs[i]!.sha256));
   }
 
   async *list(): AsyncIterable<BlobInfo> {
@@ -308,10 +334,14 @@ class LocalBlobStore implements BlobStore {
     return ref;
   }
 
-  /** Refreshes an existing blob of the right size; a blob of the wrong size (a torn write after a crash) is replaced. */
+  /**
+   * True if the blob exists with the right size (refreshed when older than REFRESH_AFTER_MS); a blob of
+   * the wrong size (a torn write after a crash) is replaced by the caller.
+   */
   private async keepExisting(ref: BlobRef): Promise<boolean> {
     const st = await lstat(this.pathOf(ref.sha256)).catch(() => undefined);
-    return !!st?.isFile() && st.size === ref.size && (await this.touch(ref.sha256));
+    if (!st?.isFile() || st.size !== ref.size) return false;
+    return st.mtimeMs >= Date.now() - REFRESH_AFTER_MS || (await this.touch(ref.sha256));
   }
 
   private async ensureShard(sha256: string): Promise<void> {

@@ -72,6 +72,24 @@ describe('local blob store', () => {
     expect(await blobs.has(sha('original content'))).toBe(false);
   });
 
+  it('keepAlive reports missing or wrong-size blobs, refreshes those untouched for over an hour and leaves fresher ones alone', async () => {
+    const old = await blobs.putBytes('kept alive, last touched long ago');
+    const fresh = await blobs.putBytes('kept alive, touched half an hour ago');
+    utimesSync(blobs.pathOf(old.sha256), hoursAgo(2), hoursAgo(2));
+    utimesSync(blobs.pathOf(fresh.sha256), hoursAgo(0.5), hoursAgo(0.5));
+    const freshMtime = lstatSync(blobs.pathOf(fresh.sha256)).mtimeMs;
+    const missing = { sha256: sha('never stored either'), size: 3 };
+    const wrongSize = { sha256: fresh.sha256, size: fresh.size + 1 };
+    expect(await blobs.keepAlive([old, fresh, missing, wrongSize])).toEqual(new Set([missing.sha256, fresh.sha256]));
+    expect(Date.now() - lstatSync(blobs.pathOf(old.sha256)).mtimeMs).toBeLessThan(60_000);
+    // Fresh enough to outlive any snapshot now being written: reusing it writes nothing (no inode update).
+    expect(lstatSync(blobs.pathOf(fresh.sha256)).mtimeMs).toBe(freshMtime);
+    expect(await blobs.keepAlive([fresh])).toEqual(new Set());
+    await blobs.putBytes('kept alive, touched half an hour ago');
+    expect(lstatSync(blobs.pathOf(fresh.sha256)).mtimeMs).toBe(freshMtime);
+    await expect(blobs.keepAlive([fresh, { sha256: '../../etc/passwd', size: 1 }])).rejects.toMatchObject({ kind: 'invalid_id' });
+  });
+
   it('rejects anything but 64 lowercase hex digits as a blob id, so no path can be built from other text', async () => {
     const bad = ['../../etc/passwd', 'AB'.repeat(32), 'ab'.repeat(31), `${'ab'.repeat(31)}/x`, '', 'g'.repeat(64)];
     for (const id of bad) {
@@ -81,6 +99,7 @@ describe('local blob store', () => {
       await expect(blobs.touch(id)).rejects.toMatchObject({ kind: 'invalid_id' });
       await expect(blobs.delete(id)).rejects.toMatchObject({ kind: 'invalid_id' });
       await expect(blobs.putFileWithKnownHash(file('x'), id, 1)).rejects.toMatchObject({ kind: 'invalid_id' });
+      await expect(blobs.keepAlive([{ sha256: id, size: 1 }])).rejects.toMatchObject({ kind: 'invalid_id' });
     }
   });
 

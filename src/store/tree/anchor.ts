@@ -2,6 +2,7 @@ import { constants, type BigIntStats } from 'node:fs';
 import { open, readdir, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { isEntryName } from '../../domain/trees';
 import { FileTreeError } from './errors';
+import type { AnchoredDir } from './fs-jobs';
 
 // Walking or writing a tree that its users can change at the same time: a directory swapped for a
 // symlink between two of our calls must not lead us outside the tree. Node has no openat(), so on Linux
@@ -17,7 +18,7 @@ export interface Identity {
   ino: bigint;
 }
 
-export const identityOf = (st: BigIntStats): Identity => ({ dev: st.dev, ino: st.ino });
+export const identityOf = (st: Identity): Identity => ({ dev: st.dev, ino: st.ino });
 
 let procFdWorks: boolean | undefined;
 
@@ -89,6 +90,11 @@ export class TreeAnchor {
     const st = await root.stat({ bigint: true });
     const anchored = await detectProcFd(root, st);
     return new TreeAnchor(root, anchored ? `/proc/self/fd/${root.fd}` : rootPath, anchored, identityOf(st));
+  }
+
+  /** The directory at `rel` for a worker thread to open (fs-jobs.ts inAnchoredDir does what openDir does). */
+  dirForJob(rel: string, expected: Identity): AnchoredDir {
+    return { base: this.base, anchored: this.anchored, rel, dev: expected.dev, ino: expected.ino };
   }
 
   /** Opens the directory at `rel`, checking it is still the one identified by `expected`. */

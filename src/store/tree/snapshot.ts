@@ -1,11 +1,13 @@
 import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
-import { encodeTree, type SkippedPath, type SnapshotTreeResult, type TreeEntry } from '../../domain/trees';
+import type { SkippedPath, SnapshotTreeResult, TreeEntry } from '../../domain/trees';
 import { BlobStoreError, type BlobRef, type BlobStore } from '../blob-store';
 import type { StatCache } from '../stat-cache';
-import { changedError, identityOf, TreeAnchor, type Identity, type OpenDir } from './anchor';
+import { changedError, TreeAnchor, type Identity } from './anchor';
 import { abortError } from './errors';
-import { mapLimit, TaskPool, throttled } from './limit';
+import { encodeTreeEntries } from './encode';
+import type { ListedEntry, ListedKind } from './fs-jobs';
+import { FsJobError, fsPool } from './fs-pool';
+import { TaskPool, throttled } from './limit';
 
 /** Counts so far, for heartbeats: files done, their bytes, and how many were hashed or reused from the stat cache. */
 export interface SnapshotProgress {
@@ -27,24 +29,10 @@ export interface SnapshotOptions {
 const READ_ATTEMPTS = 3;
 const CACHE_SAVE_INTERVAL_MS = 10_000;
 
-type Listed = { name: string; stat: BigIntStats } & ({ kind: 'file' | 'dir' } | { kind: 'symlink'; target: string });
-
-const modeOf = (st: BigIntStats) => Number(st.mode & 0o777n);
 const relJoin = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
-const errno = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
-
-/** The name as text, or undefined if its bytes are not UTF-8 (a tree object could not hold it). */
-function utf8(raw: Buffer): string | undefined {
-  const text = raw.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(raw) ? text : undefined;
-}
-
-function kindName(st: BigIntStats): string {
-  if (st.isSocket()) return 'a socket';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device file';
-  return 'a special file';
-}
+const SPECIAL: Partial<Record<ListedKind, string>> = { socket: 'a socket', fifo: 'a FIFO', device: 'a device file', other: 'a special file' };
+/** A listed entry's device and inode, from its decimal device and its stamp (which starts with the inode). */
+const identityOfListed = (entry: ListedEntry): Identity => ({ dev: BigInt(entry[4]), ino: BigInt(entry[5].slice(0, entry[5].indexOf(':'))) });
 
 /**
  * Records the directory tree at `root` as tree objects and blobs. Symlinks are kept as links (never
@@ -107,40 +95,57 @@ class SnapshotWalk {
 
   /** Snapshots one directory after its children; returns its tree object's id and the bytes below it. */
   private async dirTree(rel: string, id: Identity): Promise<BlobRef> {
-    const listed = await this.pool.run(() => this.list(rel, id));
-    const entries = (await Promise.all(listed.map((item) => this.entryFor(rel, id, item)))).filter((e): e is TreeEntry => !!e);
-    const ref = await this.pool.run(() => this.blobs.putBytes(encodeTree(entries)));
+    const listed = await this.pool.run(() => this.listing(rel, id));
+    const reused = await this.reusable(rel, listed);
+    const entries: TreeEntry[] = [];
+    const pending: Array<Promise<TreeEntry | undefined>> = [];
+    for (const item of listed) {
+      const [name, kind, mode, size] = item;
+      if (kind === 'symlink') {
+        this.counts.symlinks++;
+        entries.push({ name, type: 'symlink', mode, target: item[6]! });
+      } else if (kind === 'dir') {
+        pending.push(this.dirTree(relJoin(rel, name), identityOfListed(item)).then((sub) => ({ name, type: 'dir', mode, size: sub.size, sha256: sub.sha256 })));
+      } else if (reused.has(name)) {
+        const sha256 = reused.get(name)!;
+        this.fileDone(sha256, size, 'reused');
+        entries.push({ name, type: 'file', mode, size, sha256 });
+      } else {
+        pending.push(this.fileEntry(rel, id, item));
+      }
+    }
+    for (const entry of await Promise.all(pending)) if (entry) entries.push(entry);
+    const ref = await this.pool.run(() => this.blobs.putBytes(encodeTreeEntries(entries)));
     this.referenced.add(ref.sha256);
     this.counts.dirs += rel === '' ? 0 : 1;
     return { sha256: ref.sha256, size: entries.reduce((sum, e) => sum + (e.type === 'symlink' ? 0 : e.size), 0) };
   }
 
-  private async entryFor(parentRel: string, parentId: Identity, item: Listed): Promise<TreeEntry | undefined> {
-    const mode = modeOf(item.stat);
-    if (item.kind === 'symlink') {
-      this.counts.symlinks++;
-      return { name: item.name, type: 'symlink', mode, target: item.target };
+  /** The files of a listing the stat cache knows unchanged and whose blobs are still there, by name → sha256. */
+  private async reusable(rel: string, listed: ListedEntry[]): Promise<Map<string, string>> {
+    const known = new Map<string, string>();
+    if (!this.cache) return known;
+    const refs: BlobRef[] = [];
+    for (const [name, kind, , size, , stamp] of listed) {
+      const cached = kind === 'file' ? this.cache.lookupStamp(rel, name, stamp) : undefined;
+      if (!cached) continue;
+      known.set(name, cached);
+      refs.push({ sha256: cached, size });
     }
-    if (item.kind === 'dir') {
-      const sub = await this.dirTree(relJoin(parentRel, item.name), identityOf(item.stat));
-      return { name: item.name, type: 'dir', mode, size: sub.size, sha256: sub.sha256 };
-    }
-    return this.fileEntry(parentRel, parentId, item);
+    if (known.size === 0) return known;
+    const missing = await this.pool.run(() => this.blobs.keepAlive(refs));
+    if (missing.size) for (const [name, sha256] of known) if (missing.has(sha256)) known.delete(name);
+    return known;
   }
 
-  private async fileEntry(parentRel: string, parentId: Identity, item: Listed): Promise<TreeEntry | undefined> {
-    const rel = relJoin(parentRel, item.name);
-    const cached = this.cache?.lookup(rel, item.stat);
-    if (cached && (await this.pool.run(() => this.blobs.touch(cached)))) {
-      this.fileDone(cached, Number(item.stat.size), 'reused');
-      return { name: item.name, type: 'file', mode: modeOf(item.stat), size: Number(item.stat.size), sha256: cached };
-    }
+  private async fileEntry(parentRel: string, parentId: Identity, item: ListedEntry): Promise<TreeEntry | undefined> {
+    const rel = relJoin(parentRel, item[0]);
     const hashed = await this.pool.run(() => this.hashFile(parentRel, parentId, item));
     if (!hashed) return undefined;
     this.cache?.record(rel, hashed.stat, hashed.ref.sha256, this.hashedAtNs);
     this.fileDone(hashed.ref.sha256, hashed.ref.size, 'hashed');
     this.maybeSaveCache();
-    return { name: item.name, type: 'file', mode: modeOf(hashed.stat), size: hashed.ref.size, sha256: hashed.ref.sha256 };
+    return { name: item[0], type: 'file', mode: Number(hashed.stat.mode & 0o777n), size: hashed.ref.size, sha256: hashed.ref.sha256 };
   }
 
   /**
@@ -148,16 +153,16 @@ class SnapshotWalk {
    * read, and a change before that only makes the recorded stat older, which can never match later.
    * A file replaced (an editor saving by rename) or written while read is read again; undefined if gone.
    */
-  private async hashFile(parentRel: string, parentId: Identity, item: Listed): Promise<{ ref: BlobRef; stat: BigIntStats } | undefined> {
-    const rel = relJoin(parentRel, item.name);
-    let expected = item.stat;
+  private async hashFile(parentRel: string, parentId: Identity, item: ListedEntry): Promise<{ ref: BlobRef; stat: BigIntStats } | undefined> {
+    const rel = relJoin(parentRel, item[0]);
+    let expected = identityOfListed(item);
     for (let attempt = 1; ; attempt++) {
-      const opened = await this.anchor.openFile(rel, identityOf(expected));
+      const opened = await this.anchor.openFile(rel, expected);
       if (!opened) {
-        const again = await this.relist(parentRel, parentId, item.name);
+        const again = await this.relist(parentRel, parentId, item[0]);
         if (!again) return undefined;
-        if (again.kind !== 'file' || attempt >= READ_ATTEMPTS) throw changedError(rel, 'kept being replaced');
-        expected = again.stat;
+        if (again[1] !== 'file' || attempt >= READ_ATTEMPTS) throw changedError(rel, 'kept being replaced');
+        expected = identityOfListed(again);
         continue;
       }
       try {
@@ -171,56 +176,37 @@ class SnapshotWalk {
     }
   }
 
-  /** Lists a directory through its own descriptor: names, lstat, link targets; nothing is followed. */
-  private async list(rel: string, id: Identity): Promise<Listed[]> {
-    const dir = await this.anchor.openDir(rel, id);
-    try {
-      const names = await readdir(dir.base, { encoding: 'buffer' });
-      const items = await mapLimit(names, 32, (raw) => this.describe(dir, raw));
-      return items.filter((item): item is Listed => !!item);
-    } finally {
-      await dir.close();
-    }
+  /** The entry `name` of the directory at `parentRel` as it is now, or undefined if it is gone. */
+  private async relist(parentRel: string, parentId: Identity, name: string): Promise<ListedEntry | undefined> {
+    return (await this.listing(parentRel, parentId, name))[0];
   }
 
-  private async relist(parentRel: string, parentId: Identity, name: string): Promise<Listed | undefined> {
-    const dir = await this.anchor.openDir(parentRel, parentId);
+  /**
+   * Lists a directory through its own descriptor (in a worker: names, lstat, link targets; nothing is
+   * followed), without the entries a snapshot cannot hold, which are listed in `skipped`.
+   */
+  private async listing(rel: string, id: Identity, only?: string): Promise<ListedEntry[]> {
+    let entries: ListedEntry[];
     try {
-      return await this.describe(dir, Buffer.from(name, 'utf8'));
-    } finally {
-      await dir.close();
-    }
-  }
-
-  private async describe(dir: OpenDir, raw: Buffer): Promise<Listed | undefined> {
-    const name = utf8(raw);
-    if (name === undefined) return this.skip(dir.relOf(raw.toString('utf8')), 'its name is not valid UTF-8');
-    const path = dir.child(name);
-    let stat: BigIntStats;
-    try {
-      stat = await lstat(path, { bigint: true });
+      entries = await fsPool().run('listDir', { dir: this.anchor.dirForJob(rel, id), only });
     } catch (err) {
-      if (errno(err) === 'ENOENT') return undefined; // deleted while we listed: not part of the snapshot
+      if (err instanceof FsJobError && err.code === 'ECHANGED') throw changedError(rel, 'was moved or replaced', err);
       throw err;
     }
-    if (stat.isFile()) return { kind: 'file', name, stat };
-    if (stat.isDirectory()) return { kind: 'dir', name, stat };
-    if (!stat.isSymbolicLink()) return this.skip(dir.relOf(name), `${kindName(stat)} cannot be part of a snapshot`);
-    let target: string | undefined;
-    try {
-      target = utf8(await readlink(path, { encoding: 'buffer' }));
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return undefined;
-      if (errno(err) === 'EINVAL') throw changedError(dir.relOf(name), 'stopped being a symbolic link', err);
-      throw err;
+    const kept: ListedEntry[] = [];
+    for (const entry of entries) {
+      const kind = entry[1];
+      if (kind === 'file' || kind === 'dir' || kind === 'symlink') kept.push(entry);
+      else if (kind === 'changed') throw changedError(relJoin(rel, entry[0]), 'stopped being a symbolic link');
+      else if (kind === 'bad-name') this.skip(relJoin(rel, entry[0]), 'its name is not valid UTF-8');
+      else if (kind === 'bad-target') this.skip(relJoin(rel, entry[0]), 'its link target is not valid UTF-8');
+      else this.skip(relJoin(rel, entry[0]), `${SPECIAL[kind]} cannot be part of a snapshot`);
     }
-    if (target === undefined) return this.skip(dir.relOf(name), 'its link target is not valid UTF-8');
-    return { kind: 'symlink', name, stat, target };
+    return kept;
   }
 
-  private skip(path: string, reason: string): undefined {
+  private skip(path: string, reason: string): void {
     this.skipped.push({ path, reason });
-    return undefined;
   }
 
   private bytesRead(n: number): void {

@@ -1,0 +1,31 @@
+import { encodeTree, type TreeEntry } from '../../src/domain/trees';
+import { encodeTreeEntries } from '../../src/store/tree/encode';
+
+// Tree ids are hashes of tree objects' bytes, so the walk's own encoder must write exactly what the
+// domain's encodeTree writes, for every name a file system can hold.
+
+const names = ['a', 'B', 'é', 'Z.txt', 'a b', '"quoted"', 'back\\slash', 'tab\there', 'new\nline', '\u0001ctl', '\uFF5E.txt', '\u{1F600}.txt', '\u{1F600}\uFF5E', 'ü-ß', '日本語', '\u2028sep', '-', '.hidden', '~', '\u007f'];
+
+function entryFor(name: string, i: number): TreeEntry {
+  const sha256 = (i * 2654435761).toString(16).padStart(8, '0').repeat(8).slice(0, 64);
+  if (i % 3 === 0) return { name, type: 'file', mode: [0o644, 0o755, 0o600, 0][i % 4]!, size: i * 1000003, sha256 };
+  if (i % 3 === 1) return { name, type: 'dir', mode: 0o750, size: i, sha256 };
+  return { name, type: 'symlink', mode: 0o777, target: `../${name}/\u{1F600}"x"` };
+}
+
+describe('the walk encodes tree objects exactly as encodeTree', () => {
+  it('for names in any order, of every kind of character', () => {
+    for (let shift = 0; shift < names.length; shift++) {
+      const rotated = [...names.slice(shift), ...names.slice(0, shift)];
+      const entries = rotated.map((name, i) => entryFor(name, i + shift));
+      expect(encodeTreeEntries([...entries])).toBe(encodeTree(entries));
+    }
+    expect(encodeTreeEntries([])).toBe(encodeTree([]));
+  });
+
+  it('refuses a name twice, as encodeTree does', () => {
+    const twice = [entryFor('same', 0), entryFor('other', 1), entryFor('same', 2)];
+    expect(() => encodeTree(twice)).toThrow(/twice/);
+    expect(() => encodeTreeEntries(twice)).toThrow(/twice/);
+  });
+});
