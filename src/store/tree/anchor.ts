@@ -141,9 +141,9 @@ export class TreeAnchor {
   }
 }
 
-/** The path that reopens an open file itself (Linux), or undefined where /proc is unavailable. */
-export function reopenPath(handle: FileHandle): string | undefined {
-  return procFdWorks ? `/proc/self/fd/${handle.fd}` : undefined;
+/** True once an anchor found that `/proc/self/fd/<fd>` reopens a descriptor's own file (Linux). */
+export function procFdAvailable(): boolean {
+  return procFdWorks === true;
 }
 
 /** Removes `name` from `dir` and, if it is a directory, everything below it, never following a symlink. */

@@ -1,7 +1,7 @@
 /* istanbul ignore file -- these functions run in worker threads started from their source text (fs-pool.ts), where coverage counters do not exist */
 import * as fs from 'node:fs';
 
-// The per-file work of a snapshot walk, done by the worker threads of fs-pool.ts
+// The per-file work of a snapshot walk and a materialize, done by the worker threads of fs-pool.ts
 // with synchronous calls. Why: an async fs call costs the main thread a promise, a request object
 // and a thread-pool round trip (tens of µs), a sync one in a worker only the system call itself;
 // per-file overhead is what made both paths slow (bench/reports/snapshot.md).
@@ -137,11 +137,99 @@ export function keepBlobs(args: { root: string; ids: string[]; sizes: number[]; 
   return missing;
 }
 
-/** Thrown by a job; `code` is the errno code (or our own, such as ECHANGED). */
+/** One file to write: its name in the directory, the blob holding its bytes, its size and permission bits. */
+export interface FileToWrite {
+  name: string;
+  blob: string;
+  size: number;
+  mode: number;
+}
+
+/** Thrown by a job for one file: which one (`index`), and whether its blob or the target failed. */
 export interface FileJobError extends Error {
   code?: string;
   index?: number;
   stage?: 'blob' | 'target';
+}
+
+/**
+ * Writes each file into the directory `dir` whole: a new temp file (O_EXCL | O_NOFOLLOW, so nothing
+ * planted at its name is followed), the blob's bytes, its mode, optionally fdatasync, then rename()
+ * over the name, which replaces a file or symlink there and never follows it. Stops at the first
+ * failure, removing that file's temp file, and throws it with its index; files before it stay written.
+ */
+export function writeFiles(args: { dir: string; tempPrefix: string; files: FileToWrite[]; fsync: boolean; kernelCopy: boolean }): { written: number; bytes: number } {
+  const buffer = Buffer.allocUnsafe(256 * 1024);
+  let bytes = 0;
+  args.files.forEach((file, index) => {
+    const temp = `${args.dir}/${args.tempPrefix}${index.toString(36)}`;
+    let fd: number;
+    try {
+      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      throw Object.assign(err as FileJobError, { index, stage: 'target' });
+    }
+    try {
+      copyBlob(file, fd, buffer, args.kernelCopy);
+      fs.fchmodSync(fd, file.mode);
+      if (args.fsync) fs.fdatasyncSync(fd);
+      fs.closeSync(fd);
+      fd = -1;
+      fs.renameSync(temp, `${args.dir}/${file.name}`);
+    } catch (err) {
+      if (fd >= 0) fs.closeSync(fd);
+      try {
+        fs.unlinkSync(temp);
+      } catch {
+        // already renamed, or never there
+      }
+      const tagged = err as FileJobError;
+      throw Object.assign(tagged, { index, stage: tagged.stage ?? 'target' });
+    }
+    bytes += file.size;
+  });
+  return { written: args.files.length, bytes };
+}
+
+/**
+ * Copies a blob into the open file `fd`, checking its length: a small one with one read and one write,
+ * a large one in the kernel (copyFileSync on the descriptor's /proc path uses copy_file_range) or in chunks.
+ */
+export function copyBlob(file: FileToWrite, fd: number, buffer: Buffer, kernelCopy: boolean): void {
+  const blobError = (err: unknown) => Object.assign(err as FileJobError, { stage: 'blob' });
+  const wrongSize = (actual: number) => blobError(Object.assign(new Error(`blob ${file.blob} holds ${actual} bytes, the tree says ${file.size}`), { code: 'EBLOBSIZE' }));
+  if (kernelCopy && file.size >= buffer.length) {
+    try {
+      fs.copyFileSync(file.blob, `/proc/self/fd/${fd}`);
+    } catch (err) {
+      // The target's /proc path exists while `fd` is open, so a missing file is the blob.
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? blobError(err) : err;
+    }
+    const size = fs.fstatSync(fd).size;
+    if (size !== file.size) throw wrongSize(size);
+    return;
+  }
+  let src: number;
+  try {
+    src = fs.openSync(file.blob, fs.constants.O_RDONLY);
+  } catch (err) {
+    throw blobError(err);
+  }
+  try {
+    let offset = 0;
+    for (;;) {
+      // One byte more than expected, so a longer blob shows in the same read; a short read of a
+      // regular file is its end, so a small blob takes exactly one read.
+      const want = Math.min(buffer.length, file.size - offset + 1);
+      const n = fs.readSync(src, buffer, 0, want, offset);
+      for (let done = 0; done < n; ) done += fs.writeSync(fd, buffer, done, n - done, offset + done);
+      offset += n;
+      if (n < want || offset > file.size) break;
+    }
+    if (offset !== file.size) throw wrongSize(offset);
+  } finally {
+    fs.closeSync(src);
+  }
 }
 
 /** Serves jobs on the worker's message port: `{ id, job, args }` → `{ id, value }` or `{ id, error }`. */
@@ -158,7 +246,7 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
 }
 
 /** The jobs a worker serves, by name. */
-export const JOBS = { listDir, keepBlobs };
+export const JOBS = { listDir, keepBlobs, writeFiles };
 
 /** Every function a worker's source text holds (the jobs and what they call). */
-export const WORKER_FUNCTIONS = [inAnchoredDir, listDir, listEntries, keepBlobs, serveJobs];
+export const WORKER_FUNCTIONS = [inAnchoredDir, listDir, listEntries, keepBlobs, writeFiles, copyBlob, serveJobs];

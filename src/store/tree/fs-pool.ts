@@ -44,9 +44,13 @@ class FsPool {
 
   constructor(private readonly size: number) {}
 
-  /** Runs one job on the least busy worker (starting one if the pool is not full yet). */
-  run<J extends JobName>(job: J, args: Parameters<Jobs[J]>[0]): Promise<ReturnType<Jobs[J]>> {
-    const slot = this.pick();
+  /**
+   * Runs one job on the least busy worker (starting one if the pool is not full yet), or, given an
+   * `affinity`, always on the same worker for the same number: jobs on one folder then run one after
+   * the other instead of contending for the folder's lock in the kernel.
+   */
+  run<J extends JobName>(job: J, args: Parameters<Jobs[J]>[0], affinity?: number): Promise<ReturnType<Jobs[J]>> {
+    const slot = affinity === undefined ? this.pick() : this.slotFor(affinity);
     const id = this.nextId++;
     return new Promise<ReturnType<Jobs[J]>>((resolve, reject) => {
       if (slot.pending.size === 0) slot.worker.ref(); // a job under way keeps the process alive
@@ -60,6 +64,11 @@ class FsPool {
     for (const slot of this.slots) if (!best || slot.pending.size < best.pending.size) best = slot;
     if (best && (best.pending.size === 0 || this.slots.length >= this.size)) return best;
     return this.start();
+  }
+
+  private slotFor(affinity: number): Slot {
+    while (this.slots.length < this.size) this.start();
+    return this.slots[affinity % this.size]!;
   }
 
   private start(): Slot {

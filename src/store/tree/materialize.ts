@@ -1,23 +1,41 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { copyFile, lstat, mkdir, open, readdir, rename, symlink, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, symlink, unlink } from 'node:fs/promises';
 import { MaterializeStrategy, type DirEntry, type FileEntry, type MaterializeResult, type SymlinkEntry, type TreeEntry } from '../../domain/trees';
 import type { BlobStore } from '../blob-store';
-import { asConflict, identityOf, removeEntry, reopenPath, TreeAnchor, type Identity, type OpenDir } from './anchor';
+import { asConflict, identityOf, procFdAvailable, removeEntry, TreeAnchor, type Identity, type OpenDir } from './anchor';
+import { canSyncFileSystem, syncFileSystem } from './durability';
 import { abortError, FileTreeError } from './errors';
-import { mapLimit, TaskPool, throttled } from './limit';
+import { FsJobError, fsPool } from './fs-pool';
+import { TaskPool, throttled } from './limit';
 import { parseRelPath, readTree, resolveChain } from './read';
 
 export interface MaterializeOptions {
   /** Restore only these relative paths (files or folders): absent, or one of them '', means the whole tree; [] means nothing. */
   subPaths?: string[];
   strategy: MaterializeStrategy;
-  /** Files written at once (default 16). */
+  /** Folders worked on at once (default 16); their files are written by the file-system worker threads. */
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?(progress: { files: number; bytes: number }): void;
-  /** Sync each file before it replaces the old one (default true): a crash never leaves a short file in place. */
+  /** Make everything written durable before returning (default true); see `Durability`. */
   fsync?: boolean;
+}
+
+/**
+ * How a materialize makes its writes durable. 'at-end': nothing is synced while writing, and one
+ * syncfs of the target's file system runs after the last write, before materializeTree returns.
+ * Crash safety rests on the caller: an activity reports success only after that, so a crash before it
+ * (power loss: files renamed into place whose bytes never reached the disk may be empty or torn) means
+ * the activity is retried, and the retry writes every file of the selection again: overwrite and
+ * mirror never skip a file for looking done. 'per-file': each file is fdatasync'ed before it gets its
+ * name, for ignore_existing (a retry keeps whatever it finds, so a file must be whole on disk before it
+ * is found) and where `sync -f` is not available. 'none': no durability asked for (benchmarks, scratch).
+ */
+type Durability = 'at-end' | 'per-file' | 'none';
+
+async function durabilityFor(strategy: MaterializeStrategy, fsync: boolean): Promise<Durability> {
+  if (!fsync) return 'none';
+  return strategy !== 'ignore_existing' && (await canSyncFileSystem()) ? 'at-end' : 'per-file';
 }
 
 // Our temp files inside the target; a crashed run's leftovers are removed once they are an hour old.
@@ -27,7 +45,12 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 const tempTag = `${randomBytes(6).toString('hex')}-`;
 let tempCount = 0;
 const tempName = () => `${TEMP_PREFIX}${tempTag}${(tempCount++).toString(36)}`;
-const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+// A batch of files is one worker job, and a folder's batches all go to one worker (creating files in
+// one folder from two threads only contends for its lock): a job per folder for folders of ordinary
+// size, split so that no job runs long (an abort waits for the jobs under way).
+const BATCH_FILES = 1024;
+const BATCH_BYTES = 64 << 20;
+let folderCount = 0;
 
 interface Selection {
   parts: string[];
@@ -42,7 +65,6 @@ interface Subdir {
 }
 
 const relJoin = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
-const errno = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
 
 /**
  * Writes the tree (or `subPaths` of it) into `targetDir`. Each file appears whole (temp file + rename);
@@ -55,12 +77,17 @@ export async function materializeTree(blobs: BlobStore, rootTree: string, target
   if (!strategy.success) throw new FileTreeError('invalid_input', `unknown strategy ${JSON.stringify(opts.strategy)}: use overwrite, mirror or ignore_existing`);
   const selections = await selectPaths(blobs, rootTree, opts.subPaths);
   await mkdir(targetDir, { recursive: true });
+  const durability = await durabilityFor(strategy.data, opts.fsync ?? true);
   const anchor = await TreeAnchor.open(targetDir);
+  let result: MaterializeResult;
   try {
-    return await new Materializer(anchor, blobs, rootTree, strategy.data, opts).run(selections);
+    result = await new Materializer(anchor, blobs, rootTree, strategy.data, opts, durability).run(selections);
   } finally {
     await anchor.close();
   }
+  const { filesWritten, symlinksWritten, dirsCreated, removed } = result;
+  if (durability === 'at-end' && filesWritten + symlinksWritten + dirsCreated + removed > 0) await syncFileSystem(targetDir);
+  return result;
 }
 
 /** Resolves every sub-path before anything is written (a bad one changes nothing) and drops those inside another. */
@@ -78,10 +105,9 @@ async function selectPaths(blobs: BlobStore, rootTree: string, subPaths: string[
 }
 
 class Materializer {
-  // Folder tasks hold a slot while their files are written in the other pool; file tasks wait for
-  // nothing, so the two pools cannot deadlock, and open descriptors stay below their sum.
+  // A folder task holds its slot (and its open descriptor) while the workers write its files; the
+  // workers wait for nothing, so this cannot deadlock.
   private readonly dirPool: TaskPool;
-  private readonly filePool: TaskPool;
   private readonly result: MaterializeResult = { filesWritten: 0, bytes: 0, symlinksWritten: 0, dirsCreated: 0, removed: 0, keptExisting: 0 };
   private readonly progress;
   private readonly keepExisting: boolean;
@@ -93,9 +119,9 @@ class Materializer {
     private readonly rootTree: string,
     strategy: MaterializeStrategy,
     private readonly opts: MaterializeOptions,
+    private readonly durability: Durability,
   ) {
     this.dirPool = new TaskPool(opts.concurrency ?? 16, opts.signal);
-    this.filePool = new TaskPool(opts.concurrency ?? 16, opts.signal);
     this.keepExisting = strategy === 'ignore_existing';
     this.mirror = strategy === 'mirror';
     this.progress = throttled(opts.onProgress && (() => opts.onProgress!({ files: this.result.filesWritten, bytes: this.result.bytes })));
@@ -107,8 +133,8 @@ class Materializer {
       this.progress.flush();
       return { ...this.result };
     } catch (err) {
-      for (const pool of [this.dirPool, this.filePool]) pool.stop(err as Error);
-      await Promise.all([this.dirPool.idle(), this.filePool.idle()]);
+      this.dirPool.stop(err as Error);
+      await this.dirPool.idle();
       if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
       throw err;
     }
@@ -166,7 +192,15 @@ class Materializer {
         // Owner-writable while we add entries (a read-only folder from an earlier restore), then as it was.
         if ((mode & 0o700) !== 0o700) await dir.handle.chmod(mode | 0o700);
         const present = await this.tidy(dir, new Set(entries.map((e) => e.name)), mirror);
-        await mapLimit(entries, 16, (entry) => this.applyEntry(dir, entry, present.has(entry.name), subdirs));
+        const files: FileEntry[] = [];
+        for (const entry of entries) {
+          try {
+            if (await this.putEntry(dir, entry, present.get(entry.name), subdirs)) files.push(entry as FileEntry);
+          } catch (err) {
+            throw asConflict(err, dir.relOf(entry.name));
+          }
+        }
+        await this.writeFiles(dir, files);
       } finally {
         if ((mode & 0o700) !== 0o700) await dir.handle.chmod(mode).catch(() => undefined);
         await dir.close();
@@ -181,48 +215,48 @@ class Materializer {
     );
   }
 
-  /** Puts one entry in place; a folder is only created here and filled later (listed in `subdirs`). */
-  private async applyEntry(dir: OpenDir, entry: TreeEntry, present: boolean, subdirs: Subdir[]): Promise<void> {
-    try {
-      await this.putEntry(dir, entry, present, subdirs);
-    } catch (err) {
-      throw asConflict(err, dir.relOf(entry.name));
-    }
-  }
-
-  private async putEntry(dir: OpenDir, entry: TreeEntry, present: boolean, subdirs: Subdir[]): Promise<void> {
-    const existing = present ? await lstat(dir.child(entry.name), { bigint: true }).catch(() => undefined) : undefined;
-    if (entry.type === 'dir' && existing?.isDirectory()) {
-      // A folder that exists keeps its mode under ignore_existing; we may still add new entries to it.
-      subdirs.push({ entry, id: identityOf(existing), finalMode: this.keepExisting ? Number(existing.mode & 0o7777n) : entry.mode });
-      return;
+  /**
+   * Makes room for one entry (`existing`: what the listing found at its name, if anything) and puts a
+   * folder or symlink in place; a folder is only created here and filled later (listed in `subdirs`).
+   * True for a file to write.
+   */
+  private async putEntry(dir: OpenDir, entry: TreeEntry, existing: 'dir' | 'other' | undefined, subdirs: Subdir[]): Promise<boolean> {
+    if (entry.type === 'dir' && existing === 'dir') {
+      const st = await lstat(dir.child(entry.name), { bigint: true });
+      if (st.isDirectory()) {
+        // A folder that exists keeps its mode under ignore_existing; we may still add new entries to it.
+        subdirs.push({ entry, id: identityOf(st), finalMode: this.keepExisting ? Number(st.mode & 0o7777n) : entry.mode });
+        return false;
+      }
     }
     if (existing && this.keepExisting) {
       this.result.keptExisting++;
-      return;
+      return false;
     }
-    if (existing && (entry.type === 'dir' || existing.isDirectory())) await this.remove(dir, entry.name);
+    if (existing && (entry.type === 'dir' || existing === 'dir')) await this.remove(dir, entry.name);
     if (entry.type === 'dir') {
       await mkdir(dir.child(entry.name), 0o700); // owner-writable until its content is in place
       this.result.dirsCreated++;
       subdirs.push({ entry, id: identityOf(await lstat(dir.child(entry.name), { bigint: true })), finalMode: entry.mode });
-      return;
+      return false;
     }
     // A file or link replaces what is there by rename(), so a link in the target is replaced, never followed.
-    await this.filePool.run(() => (entry.type === 'file' ? this.writeFile(dir, entry) : this.writeSymlink(dir, entry)));
+    if (entry.type === 'symlink') await this.writeSymlink(dir, entry);
+    return entry.type === 'file';
   }
 
   /**
-   * Lists the folder: returns the names present, removes what the tree lacks when mirroring, and
-   * removes temp files a crashed run left behind.
+   * Lists the folder: returns what is present under the names the tree has (folder or not), removes
+   * what the tree lacks when mirroring, and removes temp files a crashed run left behind.
    */
-  private async tidy(dir: OpenDir, wanted: Set<string>, mirror: boolean): Promise<Set<string>> {
-    const present = new Set<string>();
-    for (const raw of await readdir(dir.base, { encoding: 'buffer' })) {
+  private async tidy(dir: OpenDir, wanted: Set<string>, mirror: boolean): Promise<Map<string, 'dir' | 'other'>> {
+    const present = new Map<string, 'dir' | 'other'>();
+    for (const dirent of await readdir(dir.base, { encoding: 'buffer', withFileTypes: true })) {
+      const raw = dirent.name;
       const name = raw.toString('utf8');
       const isUtf8 = Buffer.from(name, 'utf8').equals(raw);
       if (isUtf8 && wanted.has(name)) {
-        present.add(name);
+        present.set(name, dirent.isDirectory() ? 'dir' : 'other');
         continue;
       }
       if (isUtf8 && name.startsWith(TEMP_PREFIX)) {
@@ -235,31 +269,47 @@ class Materializer {
     return present;
   }
 
-  private async writeFile(dir: OpenDir, entry: FileEntry): Promise<void> {
-    const temp = dir.child(tempName());
-    // O_EXCL | O_NOFOLLOW: we create a new file and nothing else; a link planted at the name fails the open.
-    const out = await open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    try {
-      const blob = this.blobs.pathOf(entry.sha256);
-      const self = reopenPath(out);
-      try {
-        if (self) await copyFile(blob, self); // kernel copy into exactly the file we created
-        else for await (const chunk of createReadStream(blob)) await out.write(chunk as Buffer);
-      } catch (err) {
-        if (errno(err) === 'ENOENT') throw new FileTreeError('internal', `blob ${entry.sha256} of /${dir.relOf(entry.name)} is missing from the blob store`, { cause: err });
-        throw err;
+  /**
+   * Writes the folder's files through the worker threads, in batches. Every batch is waited for, even
+   * after one failed: a worker still using the folder's /proc path must finish before it is closed,
+   * or its number could name another folder opened meanwhile.
+   */
+  private async writeFiles(dir: OpenDir, files: FileEntry[]): Promise<void> {
+    const batches: FileEntry[][] = [];
+    let bytes = Infinity;
+    for (const file of files) {
+      if (bytes >= BATCH_BYTES || batches[batches.length - 1]!.length >= BATCH_FILES) {
+        batches.push([]);
+        bytes = 0;
       }
-      await out.chmod(entry.mode);
-      if (this.opts.fsync ?? true) await out.datasync();
-    } catch (err) {
-      await out.close();
-      await unlink(temp).catch(() => undefined);
-      throw err;
+      batches[batches.length - 1]!.push(file);
+      bytes += file.size;
     }
-    await out.close();
-    await this.replace(dir, temp, entry.name);
-    this.result.filesWritten++;
-    this.result.bytes += entry.size;
+    const folder = folderCount++;
+    const outcomes = await Promise.allSettled(batches.map((batch) => this.writeBatch(dir, batch, folder)));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async writeBatch(dir: OpenDir, batch: FileEntry[], folder: number): Promise<void> {
+    this.dirPool.assertRunning();
+    const files = batch.map((entry) => {
+      dir.child(entry.name); // throws for a name that is not exactly one path component
+      return { name: entry.name, blob: this.blobs.pathOf(entry.sha256), size: entry.size, mode: entry.mode };
+    });
+    let done: { written: number; bytes: number };
+    try {
+      done = await fsPool().run('writeFiles', { dir: dir.base, tempPrefix: `${tempName()}-`, files, fsync: this.durability === 'per-file', kernelCopy: procFdAvailable() }, folder);
+    } catch (err) {
+      const entry = err instanceof FsJobError && err.index !== undefined ? batch[err.index] : undefined;
+      if (!entry || !(err instanceof FsJobError)) throw err;
+      const rel = dir.relOf(entry.name);
+      if (err.stage !== 'blob') throw asConflict(err, rel);
+      if (err.code === 'ENOENT') throw new FileTreeError('internal', `blob ${entry.sha256} of /${rel} is missing from the blob store`, { cause: err });
+      throw new FileTreeError('internal', `blob ${entry.sha256} of /${rel} is damaged: ${err.message}`, { cause: err });
+    }
+    this.result.filesWritten += done.written;
+    this.result.bytes += done.bytes;
     this.progress.tick();
   }
 
