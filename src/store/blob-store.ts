@@ -3,6 +3,7 @@ import { constants, type BigIntStats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readFile, rename, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsPool } from './tree/fs-pool';
+import { mapLimit } from './tree/limit';
 
 // Content-addressed, write-once blobs: <root>/sha256/ab/cdef… (the first two hex digits name the folder).
 // A blob appears only by rename() of a finished temp file, so a reader never sees a torn blob.
@@ -256,9 +257,16 @@ class LocalBlobStore implements BlobStore {
     if (!this.fsync) return;
     const dirs = [...this.unsyncedDirs];
     this.unsyncedDirs.clear();
-    for (const dir of dirs) {
-      const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-      await handle.sync().finally(() => handle.close());
+    try {
+      // Many at once: the block layer merges their cache flushes, where one after the other each waited
+      // for its own (a snapshot that stored a few hundred blobs touches as many shard folders).
+      await mapLimit(dirs, 16, async (dir) => {
+        const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+        await handle.sync().finally(() => handle.close());
+      });
+    } catch (err) {
+      for (const dir of dirs) this.unsyncedDirs.add(dir); // the next flush tries them again
+      throw err;
     }
   }
 
