@@ -299,9 +299,10 @@ async function warmRound(cli, label, files, changed) {
     if (r.restore.task.result?.files_written !== files.length) throw new Error(`the restore wrote ${r.restore.task.result?.files_written} files, not ${files.length}`);
     syncDisk();
     r.cp = await cpTree(src, join(dir, 'cp'));
-    // Context: cp -r made as durable as Handout's restore (which syncs every file) by a `sync` after it.
+    // Context: cp -r made as durable as Handout's restore (which syncs its file system at the end) by a `sync` after it.
     syncDisk();
     r.cpSync = await sh(`mkdir -p '${join(dir, 'cp-sync')}' && cp -r '${src}/.' '${join(dir, 'cp-sync')}/' && sync`, ROOT);
+    r.loadAfter = loadAverage();
     return r;
   } finally {
     await handout.close();
@@ -360,6 +361,8 @@ async function profileRound(label, files, changed) {
     syncDisk();
     r.walk = await part('walk', { tree: t });
     syncDisk();
+    r.walkSync = await part('walk-sync', { tree: t });
+    syncDisk();
     r.nodeHash = await part('node-hash', { tree: t });
     syncDisk();
     r.noFsync = await part('snapshot', { tree: t, blobs: join(dir, 'blobs-nofsync'), fsync: false, cache: null });
@@ -373,9 +376,11 @@ async function profileRound(label, files, changed) {
     syncDisk();
     r.unchangedNoFsync = await part('snapshot', { tree: t, blobs: join(dir, 'blobs'), fsync: false, cache: join(dir, 'stat-cache.json') });
     syncDisk();
+    r.unchangedWarm = await part('snapshot', { tree: t, blobs: join(dir, 'blobs'), fsync: true, cache: join(dir, 'stat-cache.json'), warm: true });
+    syncDisk();
     r.unchangedProfile = await part('snapshot', { tree: t, blobs: join(dir, 'blobs'), fsync: true, cache: join(dir, 'stat-cache.json'), profile: true });
     syncDisk();
-    r.touch = await part('touch', { blobs: join(dir, 'blobs') });
+    r.keepAlive = await part('keep-alive', { blobs: join(dir, 'blobs') });
     syncDisk();
     r.cacheIo = await part('cache-io', { cache: join(dir, 'stat-cache.json') });
     syncDisk();
@@ -440,7 +445,33 @@ function machine(cli) {
     date: new Date().toISOString(),
     fs: filesystemOf(WORK),
     loadBefore: loadAverage(),
+    uptimeBefore: commandOutput('uptime', []) ?? 'unknown',
+    previous: previousReport(),
   };
+}
+
+/**
+ * The medians and ratios of the report this run replaces (parsed from its tables), to show what changed;
+ * undefined when there is none or it cannot be read.
+ */
+function previousReport() {
+  let text;
+  try {
+    text = readFileSync(REPORT, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const section = (title) => text.split(/^## /m).find((part) => part.startsWith(title)) ?? '';
+  const table = (body) =>
+    body
+      .split('\n')
+      .filter((line) => line.startsWith('| ') && !line.startsWith('| scenario') && !line.startsWith('| ratio'))
+      .map((line) => line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim()));
+  const medians = Object.fromEntries(table(section('Results')).map((cells) => [cells[0], Number(cells[2])]));
+  const ratios = Object.fromEntries(table(section('Ratios')).map((cells) => [cells[0], Number(cells[1].replace('×', ''))]));
+  const head = /HEAD at the start: ([0-9a-f]+)/.exec(text)?.[1];
+  const date = /- date: (\S+);/.exec(text)?.[1];
+  return Object.keys(medians).length ? { medians, ratios, head, date } : undefined;
 }
 
 const s2 = (ms) => (ms / 1000).toFixed(2);
@@ -471,7 +502,8 @@ function report(ctx) {
     '  `bin/`, `scripts/` and `package.json` to `bench/work/snapshot/build` at the start and run from there (other engineers\'',
     `  \`npm test\` rebuilds \`dist/\` meanwhile); \`UV_THREADPOOL_SIZE\` ${THREADPOOL} (what \`bin/handout.js\` sets) for Handout and the parts alone`,
     `- date: ${m.date}; the measurements took ${(elapsedMs / 60000).toFixed(1)} min (then the run folders are deleted)`,
-    `- load average (1, 5, 15 min) before / after: ${m.loadBefore} / ${m.loadAfter}. The machine is shared with other`,
+    `- load average (1, 5, 15 min) before / after: ${m.loadBefore} / ${m.loadAfter}; \`uptime\` before: \`${m.uptimeBefore}\`, after: \`${m.uptimeAfter}\`;`,
+    '  at the end of each run in the table "What the Handout tasks reported". The machine (2 cores) is shared with other',
     '  engineers\' test runs: both sides of each comparison run back to back inside each run, so other work hits',
     '  them alike, but the absolute numbers are only as quiet as the machine was.',
     '',
@@ -495,6 +527,22 @@ function report(ctx) {
     '|---|---:|---:|---|',
     ...ratios.map(ratioRow),
     '',
+    ...(m.previous
+      ? [
+          `## Compared with the previous report (HEAD ${m.previous.head ?? 'unknown'}, ${m.previous.date ?? 'date unknown'})`,
+          '',
+          'Medians in seconds, as that report gave them and as measured now; the machine\'s load differed (see both reports).',
+          '',
+          '| scenario | before | now | now / before |',
+          '|---|---:|---:|---:|',
+          ...rows.filter((r) => m.previous.medians[r.name] !== undefined).map((r) => `| ${cell(r.name)} | ${m.previous.medians[r.name].toFixed(2)} | ${s2(r.median)} | ${(r.median / 1000 / m.previous.medians[r.name]).toFixed(2)} |`),
+          '',
+          '| ratio | before | now | aim |',
+          '|---|---:|---:|---:|',
+          ...ratios.filter((r) => m.previous.ratios[r.name] !== undefined).map((r) => `| ${r.name} | ${m.previous.ratios[r.name].toFixed(2)}× | ${r.value.toFixed(2)}× | ${r.aim ? `≤ ${r.aim.toFixed(1)}×` : '(context)'} |`),
+          '',
+        ]
+      : []),
     ...(coldRows
       ? [
           `## Cold page cache (${coldRuns} runs, seconds)`,
@@ -515,11 +563,11 @@ function report(ctx) {
       : ['## Cold page cache', '', 'Not run (`--no-cold`, or `/proc/sys/vm/drop_caches` is not writable here): every run above is warm.', '']),
     '## What the Handout tasks reported',
     '',
-    '| run | full: files / bytes / hashed / reused | incremental: files / hashed / reused (reused share) | restore: files written / removed, safety snapshot |',
-    '|---|---|---|---|',
+    '| run | full: files / bytes / hashed / reused | incremental: files / hashed / reused (reused share) | restore: files written / removed, safety snapshot | load average after the run |',
+    '|---|---|---|---|---|',
     ...details.map(
       (d) =>
-        `| ${d.run} | ${d.full.files} / ${d.full.bytes} / ${d.full.hashed_files} / ${d.full.reused_files} | ${d.incr.files} / ${d.incr.hashed_files} / ${d.incr.reused_files} (${((100 * d.incr.reused_files) / d.incr.files).toFixed(1)} %) | ${d.restore.files_written} / ${d.restore.files_removed}, \`${d.restore.safety_snapshot}\` |`,
+        `| ${d.run} | ${d.full.files} / ${d.full.bytes} / ${d.full.hashed_files} / ${d.full.reused_files} | ${d.incr.files} / ${d.incr.hashed_files} / ${d.incr.reused_files} (${((100 * d.incr.reused_files) / d.incr.files).toFixed(1)} %) | ${d.restore.files_written} / ${d.restore.files_removed}, \`${d.restore.safety_snapshot}\` | ${d.load} |`,
     ),
     '',
     '## Where Handout\'s time goes',
@@ -528,7 +576,7 @@ function report(ctx) {
     '',
     'Each activity from scheduled to completed, the workflow from its first to its last history event, and "CLI',
     'and polling" = the CLI\'s wall time minus the workflow (Node start of the CLI, the API call that starts the',
-    'workflow, and `--wait` polling every 250 ms).',
+    'workflow, and `--wait` polling: after 50 ms, then each gap a fifth longer, at most 250 ms).',
     '',
     '| task | CLI wall | workflow | ' + breakdown.columns.join(' | ') + ' | CLI and polling |',
     '|---|---:|---:|' + breakdown.columns.map(() => '---:|').join('') + '---:|',
@@ -542,7 +590,13 @@ function report(ctx) {
           '|---|---|---:|---:|---:|',
           ...parts.rows.map(row),
           '',
-          `Main-thread time of "snapshotTree unchanged" by category (V8 CPU profile of one more such walk, sampled every 250 µs; medians, ms; the walk took ${s2(parts.cpu.wallMs)} s):`,
+          'CPU time of some of these parts (medians, seconds): the main thread, and all threads of the process.',
+          '',
+          '| part | wall | CPU, main thread | CPU, all threads |',
+          '|---|---:|---:|---:|',
+          ...parts.threads.map((t) => `| ${t.name} | ${s2(t.wall)} | ${s2(t.main)} | ${s2(t.all)} |`),
+          '',
+          `Main-thread time of "snapshotTree unchanged" by category (V8 CPU profile of one more such walk in a fresh process, sampled every 250 µs; medians, ms; the walk took ${s2(parts.cpu.wallMs)} s):`,
           '',
           '| category | ms | share |',
           '|---|---:|---:|',
@@ -584,10 +638,12 @@ function report(ctx) {
     '  from `GIT_AUTHOR_*`/`GIT_COMMITTER_*`, and `-c gc.auto=0 -c maintenance.auto=false`: otherwise the first commit',
     '  (20,000+ loose objects > `gc.auto` 6,700) starts a detached `git gc --auto` that repacks the whole repository',
     '  in the background, after the timed command has returned, and would slow whatever is timed next.',
-    '- Durability differs: Handout `fdatasync`s every blob and tree object it stores and every file it restores (and',
-    '  the stat cache); git 2.39 by default does not sync loose objects (`core.fsync` default leaves them out), and',
-    '  `cp -r` and `sha256sum` sync nothing. The row "cp -r, then sync" shows what a restore-equivalent durable copy',
-    '  costs; it is context, not an aim. `sync` flushes the whole machine, so other work on it can add to that row.',
+    '- Durability differs: Handout `fdatasync`s every blob and tree object it stores (and syncs their folders), and a',
+    '  restore ends with one `sync -f` (syncfs) of the target\'s file system before its activity completes; the stat',
+    '  cache is written without a sync (a checksum makes a torn one count as empty). git 2.39 by default does not sync',
+    '  loose objects (`core.fsync` default leaves them out), and `cp -r` and `sha256sum` sync nothing. The row "cp -r,',
+    '  then sync" shows what a restore-equivalent durable copy costs; it is context, not an aim. `sync` and `sync -f`',
+    '  flush the whole machine or file system, so other work on it can add to that row and to the restore.',
     '- "empty snapshot" is `snapshots create` of an instance with no files: the fixed cost of a snapshot task (CLI,',
     '  API, Temporal, four activities) that every snapshot pays, whatever its size.',
     '- Nothing is deleted until every measurement is done (each run keeps its own folder under `bench/work/snapshot/runs`,',
@@ -605,7 +661,11 @@ function report(ctx) {
       : []),
     '- The parts timed alone call the compiled store code (`dist/store/tree/snapshot.js` `snapshotTree`,',
     '  `dist/store/tree/materialize.js` `materializeTree`, `dist/store/blob-store.js`, `dist/store/stat-cache.js`) directly,',
-    '  from `bench/lib/snapshot-parts.js`, on a fresh copy of the tree, in the order listed.',
+    '  from `bench/lib/snapshot-parts.js`, on a fresh copy of the tree, in the order listed. A fresh process pays for',
+    '  compiling its code and starting the worker threads; the "warm" row walks once untimed first, as a running',
+    '  server has. CPU is the time the process\'s threads spent on a core (user + system), from `/proc` and',
+    '  `process.cpuUsage()`: the main thread, and all threads (the file-system worker threads, V8\'s compiler and',
+    '  garbage-collector threads, libuv\'s thread pool).',
     '',
     '## Reproduce',
     '',
@@ -751,7 +811,7 @@ async function main() {
     ];
   }
 
-  const details = warm.map((r, i) => ({ run: i + 1, full: r.full.task.result, incr: r.incr.task.result, restore: r.restore.task.result }));
+  const details = warm.map((r, i) => ({ run: i + 1, full: r.full.task.result, incr: r.incr.task.result, restore: r.restore.task.result, load: r.loadAfter }));
 
   const columns = ['captureFiles', 'captureTables', 'captureApps', 'commitSnapshot', 'child snapshotWorkflow', 'applyFiles', 'applyTables', 'applyApps', 'appendAudit'];
   const phaseRow = (name, list, pickRun, pickPhases) => {
@@ -777,19 +837,32 @@ async function main() {
     parts = {
       runs: prof.length,
       rows: [
-        p('walk only', 'list every folder, `lstat` every entry (Node, 32 in flight per folder)', (r) => r.walk.ms),
+        p('walk only', 'list every folder, `lstat` every entry (Node, async, 32 in flight per folder)', (r) => r.walk.ms),
+        p('walk only, synchronous', 'the same with synchronous calls in one thread: what the walk\'s worker threads do, alone', (r) => r.walkSync.ms),
         p('read + SHA-256 in Node', 'every file read in 1 MiB chunks and hashed, 16 files in flight; nothing written', (r) => r.nodeHash.ms),
         p('snapshotTree, no fsync', 'full snapshot into a fresh blob store with `fsync: false`, no stat cache', (r) => r.noFsync.ms),
         p('snapshotTree (as captureFiles)', 'full snapshot into a fresh blob store, fsync on, fresh stat cache', (r) => r.full.ms),
         p('snapshotTree incremental', `the same store and cache after ${CHANGED_FILES} files changed`, (r) => r.incr.ms),
         p('snapshotTree unchanged', 'again, nothing changed: the fixed cost of a walk with a warm stat cache', (r) => r.unchanged.ms),
         p('snapshotTree unchanged, no fsync', 'the same with `fsync: false`', (r) => r.unchangedNoFsync.ms),
-        p('touch every blob', '`utimes` on each of the store\'s blobs (16 in flight), what reuse does per unchanged file', (r) => r.touch.ms),
-        p('stat cache load + save', '`StatCache.open` of the 20,000-entry cache and one `save()` (JSON, datasync, rename)', (r) => r.cacheIo.ms),
+        p('snapshotTree unchanged, warm', 'the same after one untimed walk in the same process (code compiled, worker threads running)', (r) => r.unchangedWarm.ms),
+        p('keepAlive every blob', '`keepAlive` on each of the store\'s blobs, 62 per call: what reuse does per unchanged file (lstat; utimes only if over an hour old)', (r) => r.keepAlive.ms),
+        p('stat cache load + save', '`StatCache.open` of the 20,000-entry cache, one entry recorded, one `save()` (JSON, checksum, rename)', (r) => r.cacheIo.ms),
         p('materializeTree (as applyFiles)', 'whole tree from the blob store into an empty folder, fsync on', (r) => r.materialize.ms),
         p('materializeTree, no fsync', 'the same with `fsync: false`', (r) => r.materializeNoFsync.ms),
       ],
     };
+    const cpuOf = (name, pick) => ({ name, main: stats(prof.map((r) => pick(r).cpuMs.main ?? 0)).median, all: stats(prof.map((r) => pick(r).cpuMs.all)).median, wall: stats(prof.map((r) => pick(r).ms)).median });
+    parts.threads = [
+      cpuOf('walk only, synchronous', (r) => r.walkSync),
+      cpuOf('snapshotTree (as captureFiles)', (r) => r.full),
+      cpuOf('snapshotTree incremental', (r) => r.incr),
+      cpuOf('snapshotTree unchanged', (r) => r.unchanged),
+      cpuOf('snapshotTree unchanged, warm', (r) => r.unchangedWarm),
+      cpuOf('keepAlive every blob', (r) => r.keepAlive),
+      cpuOf('stat cache load + save', (r) => r.cacheIo),
+      cpuOf('materializeTree (as applyFiles)', (r) => r.materialize),
+    ];
     const cpuNames = [...new Set(prof.flatMap((r) => Object.keys(r.unchangedProfile.cpu.ms)))];
     parts.cpu = {
       wallMs: stats(prof.map((r) => r.unchangedProfile.ms)).median,
@@ -824,30 +897,38 @@ async function main() {
     );
     const cpu = parts.cpu;
     const busy = cpu.totalMs - (cpu.rows.find((c) => c.name.startsWith('idle'))?.ms ?? 0);
-    const top = cpu.rows.filter((c) => !c.name.startsWith('idle')).slice(0, 5);
+    const top = cpu.rows.filter((c) => !c.name.startsWith('idle')).slice(0, 4);
+    const T = Object.fromEntries(parts.threads.map((t) => [t.name, t]));
+    const gitIncr = med['git incremental'];
     findings.push(
       `**Incremental** (${R['incremental / git'].value.toFixed(2)}× git, aim ${verdict(R['incremental / git'])}): the CLI takes ${s2(incrB.cli)} s, of which captureFiles ${s2(incrB.phases.captureFiles)} s ` +
-        `and everything else ${s2(incrB.cli - incrB.phases.captureFiles)} s; git's whole \`add -A && commit\` takes ${s2(med['git incremental'])} s. ` +
-        `Even a snapshot of an instance with no files takes ${s2(emptyB.cli)} s (${(emptyB.cli / med['git incremental']).toFixed(1)}× git's incremental commit): ` +
-        `Node start of the CLI, the API call, a four-activity Temporal workflow (${s2(emptyB.workflow)} s) and 250 ms polling. So the aim cannot be met by the file walk alone; ` +
-        `the fixed cost of a snapshot task is already over it.`,
+        `and everything else ${s2(incrB.cli - incrB.phases.captureFiles)} s; git's whole \`add -A && commit\` takes ${s2(gitIncr)} s. ` +
+        `A snapshot of an instance with no files takes ${s2(emptyB.cli)} s (${(emptyB.cli / gitIncr).toFixed(1)}× git's incremental commit): Node start of the CLI, the API call, ` +
+        `a four-activity Temporal workflow (${s2(emptyB.workflow)} s) and polling` +
+        (emptyB.cli > gitIncr * AIMS.incremental ? '. So no file walk, however fast, can meet the aim: the fixed cost of a snapshot task is already over it.' : '.'),
     );
     findings.push(
-      `The walk itself: alone, snapshotTree with the stat cache takes ${s2(P['snapshotTree incremental'])} s after the change and ${s2(P['snapshotTree unchanged'])} s with nothing changed ` +
-        `(${s2(P['snapshotTree unchanged, no fsync'])} s without fsync), about ${Math.round((1000 * P['snapshotTree unchanged']) / treeInfo.files)} µs per unchanged file, where a bare readdir + lstat walk takes ${s2(P['walk only'])} s. ` +
-        `It is bound by the Node main thread, busy ${pct(busy, cpu.totalMs)} of the profiled walk: ` +
+      `The walk itself: alone, snapshotTree with the stat cache takes ${s2(P['snapshotTree incremental'])} s after the change and ${s2(P['snapshotTree unchanged'])} s with nothing changed in a fresh process ` +
+        `(${s2(P['snapshotTree unchanged, no fsync'])} s without fsync), ${s2(P['snapshotTree unchanged, warm'])} s in a warm one, about ${Math.round((1000 * P['snapshotTree unchanged, warm']) / treeInfo.files)} µs per unchanged file ` +
+        `(CPU: main thread ${s2(T['snapshotTree unchanged, warm'].main)} s, all threads ${s2(T['snapshotTree unchanged, warm'].all)} s). Its floor: a synchronous readdir + lstat of the tree in one thread takes ${s2(P['walk only, synchronous'])} s, ` +
+        `and a reused file also costs an lstat of its blob (keepAlive of every blob alone: ${s2(P['keepAlive every blob'])} s); loading and saving the stat cache ${s2(P['stat cache load + save'])} s. ` +
+        `The main thread is busy ${pct(busy, cpu.totalMs)} of the profiled walk: ` +
         top.map((c) => `${c.name} ${Math.round(c.ms)} ms`).join(', ') +
-        `. Alone, touching every blob takes ${s2(P['touch every blob'])} s and loading + saving the stat cache ${s2(P['stat cache load + save'])} s. ` +
-        `In the worker (same process as the API, PGlite catalog and Temporal worker, beside the Temporal server) captureFiles took ${s2(incrB.phases.captureFiles)} s.`,
+        `. In the server (beside the API, the PGlite catalog, the Temporal worker and the Temporal server) captureFiles took ${s2(incrB.phases.captureFiles)} s.`,
     );
+    const mat = P['materializeTree (as applyFiles)'];
+    const matNf = P['materializeTree, no fsync'];
     findings.push(
       `**Restore** (${R['restore / cp -r'].value.toFixed(2)}× cp -r, aim ${verdict(R['restore / cp -r'])}): applyFiles takes ${s2(restB.phases.applyFiles)} s of ${s2(restB.cli)} s; the safety snapshot of the empty target ` +
-        `${s2(restB.phases['child snapshotWorkflow'] ?? 0)} s, the other activities and the CLI the rest. Alone, materializeTree takes ${s2(P['materializeTree (as applyFiles)'])} s, ` +
-        `${s2(P['materializeTree, no fsync'])} s without fsync; cp -r ${s2(med['cp -r'])} s, cp -r then sync ${s2(med['cp -r, then sync (context)'])} s.`,
+        `${s2(restB.phases['child snapshotWorkflow'] ?? 0)} s, the other activities ${s2((restB.phases.applyTables ?? 0) + (restB.phases.applyApps ?? 0) + (restB.phases.appendAudit ?? 0))} s, CLI, API and polling ${s2(restB.cli - restB.workflow)} s. ` +
+        `Alone, materializeTree takes ${s2(mat)} s (CPU: main thread ${s2(T['materializeTree (as applyFiles)'].main)} s, all threads ${s2(T['materializeTree (as applyFiles)'].all)} s), ${s2(matNf)} s without its final syncfs (so that costs ${s2(mat - matNf)} s); ` +
+        `cp -r ${s2(med['cp -r'])} s, cp -r then sync ${s2(med['cp -r, then sync (context)'])} s.` +
+        (restB.cli - restB.phases.applyFiles > med['cp -r'] * AIMS.restore ? ` Everything but applyFiles already takes ${s2(restB.cli - restB.phases.applyFiles)} s, more than the aim allows for the whole restore (${s2(med['cp -r'] * AIMS.restore)} s).` : ''),
     );
   }
 
   m.loadAfter = loadAverage();
+  m.uptimeAfter = commandOutput('uptime', []) ?? 'unknown';
   const text = report({ needGiB, m, opts, treeInfo, rows, ratios, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs: performance.now() - t0, warmRuns: warm.length, coldRuns: cold.length });
   process.stdout.write(`\n${text}`);
   if (opts.report) {

@@ -7,17 +7,23 @@
 //
 // prints one JSON line { ms, ...details }. The parts:
 //   node-hash     read every file of args.tree and SHA-256 it in Node (1 MiB reads, 16 files in flight); nothing written
-//   walk          list every folder and lstat every entry of args.tree (what the walk does before any file is read)
-//   snapshot      snapshotTree(args.tree) into the blob store args.blobs (fsync: args.fsync), with the stat cache
+//   walk          list every folder and lstat every entry of args.tree, async, 32 in flight (a plain Node walk)
+//   walk-sync     the same with synchronous calls in one thread: what the walk's worker threads do, alone
+//   snapshot      snapshotTree(args.tree) into the blob store args.blobs (fsync: args.fsync; args.warm: after one
+//                 untimed walk in the same process), with the stat cache
 //                 args.cache (or none): exactly what the captureFiles activity runs. With args.profile, the
-//                 main thread is sampled (V8 CPU profiler) and its time reported by category (see CATEGORIES)
-//   touch         utimes() on every blob of args.blobs: what a walk with a warm stat cache does per unchanged file
-//   cache-io      StatCache.open(args.cache) and save(): loading and writing the stat cache once
+//                 main thread is sampled (V8 CPU profiler) and its time reported by category (see CATEGORIES).
+//                 Every part reports the CPU time of the main thread and of all threads (`cpu`): the walk and
+//                 materialize do their per-file system calls in worker threads (src/store/tree/fs-pool.ts)
+//   keep-alive    BlobStore.keepAlive over every blob of args.blobs, a folder's worth (62) at a time: what a walk
+//                 with a warm stat cache does per unchanged file (lstat in a worker thread, utimes only when old)
+//   cache-io      StatCache.open(args.cache), one entry recorded, save(): loading and writing the stat cache once
+//                 (save() writes nothing when nothing changed)
 //   materialize   materializeTree(rootTree args.tree) from args.blobs into the empty folder args.target (fsync: args.fsync)
 
 const { createHash } = require('node:crypto');
-const { readdirSync } = require('node:fs');
-const { lstat, open, readdir, utimes } = require('node:fs/promises');
+const { readdirSync, readFileSync } = require('node:fs');
+const { lstat, open, readdir } = require('node:fs/promises');
 const { join } = require('node:path');
 const { performance } = require('node:perf_hooks');
 
@@ -29,16 +35,38 @@ const DIST = process.env.HANDOUT_BENCH_DIST || join(__dirname, '..', '..', 'dist
  * its stack matches, from the innermost frame outwards ("GC" under the stat cache counts as GC).
  */
 const CATEGORIES = [
-  ['idle (waiting for I/O)', (f) => f.functionName === '(idle)'],
+  ['idle (waiting for the worker threads and I/O)', (f) => f.functionName === '(idle)'],
   ['garbage collection', (f) => f.functionName === '(garbage collector)'],
-  ['touch: utimes() on each reused blob', (f) => f.functionName === 'utimes'],
-  ['fs calls of the walk (lstat, readdir, open, close, fstat)', (f) => ['lstat', 'readdir', 'open', 'openFileHandle', 'close', 'stat', 'fstat', 'readlink'].includes(f.functionName)],
+  ['worker thread messages (send jobs, take results)', (f) => f.functionName === 'postMessage' || f.url.endsWith('tree/fs-pool.js') || f.url.includes('messageport')],
+  ['fs calls on the main thread (tree objects, cache file)', (f) => ['lstat', 'readdir', 'open', 'openFileHandle', 'close', 'stat', 'fstat', 'readlink', 'readFileUtf8', 'writeFile', 'rename'].includes(f.functionName)],
   ['stat cache (load, lookup, record, save)', (f) => f.url.endsWith('stat-cache.js')],
-  ['tree objects (encode, hash, store)', (f) => ['encodeTree', 'canonicalJson', 'putBytes'].includes(f.functionName)],
+  ['tree objects (encode, hash, store)', (f) => ['encodeTreeEntries', 'encodeTree', 'canonicalJson', 'putBytes'].includes(f.functionName) || f.url.endsWith('tree/encode.js')],
+  ['reused blobs (ids checked, batch sent)', (f) => f.functionName === 'keepAlive'],
   ['TaskPool / mapLimit bookkeeping', (f) => f.url.endsWith('tree/limit.js')],
   ['walk logic (snapshot.js, anchor.js)', (f) => f.url.endsWith('tree/snapshot.js') || f.url.endsWith('tree/anchor.js')],
   ['V8 and Node internals', (f) => f.functionName === '(program)'],
 ];
+
+/** CPU time (ms) so far of this process's main thread (Linux /proc; undefined elsewhere) and of all its threads. */
+function cpuNow() {
+  let main;
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    main = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 1/100 s (USER_HZ)
+  } catch {
+    main = undefined;
+  }
+  const all = process.cpuUsage();
+  return { main, all: (all.user + all.system) / 1000 };
+}
+
+/** Runs `fn`, adding the CPU time it took to its result: `cpuMs` of the main thread and of all threads. */
+async function withCpu(fn) {
+  const before = cpuNow();
+  const result = await fn();
+  const after = cpuNow();
+  return { ...result, cpuMs: { main: before.main === undefined ? undefined : after.main - before.main, all: after.all - before.all } };
+}
 
 function categorise(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -129,6 +157,24 @@ const PARTS = {
     return { ms: performance.now() - t0, files: files.length, bytes };
   },
 
+  // What one fs worker thread does for a walk, alone: synchronous readdir and lstat of every entry.
+  async 'walk-sync'({ tree }) {
+    const { lstatSync, readdirSync: listSync } = require('node:fs');
+    return withCpu(async () => {
+      const t0 = performance.now();
+      let entries = 0;
+      const visit = (rel) => {
+        for (const name of listSync(join(tree, rel))) {
+          const child = rel ? `${rel}/${name}` : name;
+          entries++;
+          if (lstatSync(join(tree, child), { bigint: true }).isDirectory()) visit(child);
+        }
+      };
+      visit('');
+      return { ms: performance.now() - t0, entries };
+    });
+  },
+
   async walk({ tree }) {
     const t0 = performance.now();
     let entries = 0;
@@ -147,47 +193,66 @@ const PARTS = {
     return { ms: performance.now() - t0, entries };
   },
 
-  async snapshot({ tree, blobs, fsync, cache, profile }) {
+  async snapshot({ tree, blobs, fsync, cache, profile, warm }) {
     const { snapshotTree } = require(join(DIST, 'store/tree/snapshot.js'));
     const { createLocalBlobStore } = require(join(DIST, 'store/blob-store.js'));
     const { StatCache } = require(join(DIST, 'store/stat-cache.js'));
-    const work = async () => {
-      const t0 = performance.now();
-      const store = await createLocalBlobStore(blobs, { fsync });
-      const statCache = cache ? await StatCache.open(cache) : null;
-      const r = await snapshotTree(tree, store, statCache);
-      await statCache?.save();
-      await store.flush();
-      return { ms: performance.now() - t0, rootTree: r.rootTree, files: r.files, dirs: r.dirs, bytes: r.bytes, hashed: r.hashedFiles, reused: r.reusedFiles, blobs: r.blobs.length };
-    };
+    // With `warm`, one walk first, untimed, as a long-running server has done before its next snapshot:
+    // the code is compiled and optimised and the worker threads are running.
+    if (warm) await snapshotTree(tree, await createLocalBlobStore(blobs, { fsync }), cache ? await StatCache.open(cache) : null);
+    const work = () =>
+      withCpu(async () => {
+        const t0 = performance.now();
+        const store = await createLocalBlobStore(blobs, { fsync });
+        const statCache = cache ? await StatCache.open(cache) : null;
+        const r = await snapshotTree(tree, store, statCache);
+        await statCache?.save();
+        await store.flush();
+        return { ms: performance.now() - t0, rootTree: r.rootTree, files: r.files, dirs: r.dirs, bytes: r.bytes, hashed: r.hashedFiles, reused: r.reusedFiles, blobs: r.blobs.length };
+      });
     return profile ? profiled(work) : work();
   },
 
-  async touch({ blobs }) {
-    const paths = [];
-    for (const shard of readdirSync(join(blobs, 'sha256'))) for (const name of readdirSync(join(blobs, 'sha256', shard))) paths.push(join(blobs, 'sha256', shard, name));
-    const t0 = performance.now();
-    const now = new Date();
-    await mapLimit(paths, 16, (p) => utimes(p, now, now));
-    return { ms: performance.now() - t0, blobs: paths.length };
+  async 'keep-alive'({ blobs }) {
+    const { createLocalBlobStore } = require(join(DIST, 'store/blob-store.js'));
+    const refs = [];
+    for (const shard of readdirSync(join(blobs, 'sha256'))) {
+      for (const name of readdirSync(join(blobs, 'sha256', shard))) refs.push({ sha256: shard + name, size: -1 });
+    }
+    const store = await createLocalBlobStore(blobs);
+    return withCpu(async () => {
+      const t0 = performance.now();
+      const batches = [];
+      for (let i = 0; i < refs.length; i += 62) batches.push(refs.slice(i, i + 62));
+      let missing = 0;
+      await mapLimit(batches, 16, async (batch) => (missing += (await store.keepAlive(batch)).size));
+      return { ms: performance.now() - t0, blobs: refs.length, missing };
+    });
   },
 
   async 'cache-io'({ cache }) {
     const { StatCache } = require(join(DIST, 'store/stat-cache.js'));
-    const t0 = performance.now();
-    const statCache = await StatCache.open(cache);
-    const openMs = performance.now() - t0;
-    await statCache.save();
-    return { ms: performance.now() - t0, openMs, saveMs: performance.now() - t0 - openMs, entries: statCache.size };
+    const probe = await lstat(cache, { bigint: true });
+    return withCpu(async () => {
+      const t0 = performance.now();
+      const statCache = await StatCache.open(cache);
+      const openMs = performance.now() - t0;
+      // One change, or save() would rightly write nothing; the next walk prunes this path again.
+      statCache.record('.bench-cache-io-probe', probe, '0'.repeat(64), probe.mtimeNs);
+      await statCache.save();
+      return { ms: performance.now() - t0, openMs, saveMs: performance.now() - t0 - openMs, entries: statCache.size };
+    });
   },
 
   async materialize({ blobs, tree, target, fsync }) {
     const { materializeTree } = require(join(DIST, 'store/tree/materialize.js'));
     const { createLocalBlobStore } = require(join(DIST, 'store/blob-store.js'));
-    const t0 = performance.now();
-    const store = await createLocalBlobStore(blobs, { fsync });
-    const r = await materializeTree(store, tree, target, { strategy: 'mirror', fsync });
-    return { ms: performance.now() - t0, files: r.filesWritten, bytes: r.bytes, dirs: r.dirsCreated };
+    return withCpu(async () => {
+      const t0 = performance.now();
+      const store = await createLocalBlobStore(blobs, { fsync });
+      const r = await materializeTree(store, tree, target, { strategy: 'mirror', fsync });
+      return { ms: performance.now() - t0, files: r.filesWritten, bytes: r.bytes, dirs: r.dirsCreated };
+    });
   },
 };
 
