@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 // Per-instance memory of file hashes, keyed by relative path, so an unchanged file is never read twice.
@@ -63,6 +63,15 @@ const splitRel = (rel: string): [string, string] => {
   return slash < 0 ? ['', rel] : [rel.slice(0, slash), rel.slice(slash + 1)];
 };
 
+/**
+ * Caches handed back after a walk (`release`), by path, with the stamp of the file as they last read or
+ * wrote it: the next open of that file (the instance's next snapshot, in a server that keeps running)
+ * takes the cache as it is instead of parsing the file again, as long as the file is still exactly
+ * that one. A cache is taken out while in use, so two walks never share one; the most recent few are kept.
+ */
+const released = new Map<string, { cache: StatCache; fileStamp: string }>();
+const RELEASED_KEPT = 8;
+
 /** A stat cache backed by one file (outside the files tree); writes are atomic (temp + rename). */
 export class StatCache {
   // Folder → name → entry, so a walk finds a folder's entries without building each file's path.
@@ -74,15 +83,29 @@ export class StatCache {
   private saving: Promise<void> = Promise.resolve();
   private queued: Promise<void> | undefined;
   private writtenAtNs = 0n;
+  /** The stamp of the file as this cache last read or wrote it, if it did. */
+  private fileStamp: string | undefined;
 
   private constructor(readonly path: string) {}
 
-  /** Loads the cache at `path`; a missing, torn or unreadable file gives an empty cache. */
+  /** Loads the cache at `path` (or takes it as released, if the file is unchanged); a missing, torn or unreadable file gives an empty cache. */
   static async open(path: string): Promise<StatCache> {
+    const kept = released.get(path);
+    if (kept) {
+      released.delete(path);
+      const st = await lstat(path, { bigint: true }).catch(() => undefined);
+      if (st && stampOf(st) === kept.fileStamp) return kept.cache;
+    }
     const cache = new StatCache(path);
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      const handle = await open(path, 'r');
+      try {
+        cache.fileStamp = stampOf(await handle.stat({ bigint: true }));
+        text = await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
     } catch {
       return cache;
     }
@@ -128,6 +151,20 @@ export class StatCache {
     let names = this.dirs.get(dir);
     if (!names) this.dirs.set(dir, (names = new Map()));
     names.set(name, { stamp, sha256, hashedAtNs, trusted: decimalLess(mtime, hashedAtNs), seen });
+  }
+
+  /**
+   * Hands the cache back once its walk is over: the next `open` of the same file may reuse it. The
+   * caller must not use it afterwards.
+   */
+  release(): void {
+    if (this.fileStamp === undefined) return;
+    released.delete(this.path);
+    released.set(this.path, { cache: this, fileStamp: this.fileStamp });
+    for (const path of released.keys()) {
+      if (released.size <= RELEASED_KEPT) break;
+      released.delete(path);
+    }
   }
 
   get size(): number {
@@ -237,5 +274,6 @@ export class StatCache {
     await rename(temp, this.path);
     this.writtenAtNs = writtenAtNs;
     this.savedChanges = changes;
+    this.fileStamp = stampOf(await lstat(this.path, { bigint: true }));
   }
 }

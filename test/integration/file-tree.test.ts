@@ -219,6 +219,30 @@ describe('the stat cache', () => {
     expect(raw.hashedAt[entry[3]]).toBe(String(st.mtimeNs + 1n));
   });
 
+  it('hands a released cache to the next open of the same unchanged file, and reads the file otherwise', async () => {
+    const src = freshDir('released');
+    build(src, { 'a.txt': 'released a', 'b.txt': 'released b' });
+    const past = new Date(Date.now() - 60_000);
+    for (const f of ['a.txt', 'b.txt']) utimesSync(join(src, f), past, past);
+    const first = await openCache('released');
+    await snapshotTree(src, blobs, first, {});
+    first.release();
+    const again = await openCache('released');
+    expect(again).toBe(first);
+    expect(await snapshotTree(src, blobs, again, {})).toMatchObject({ hashedFiles: 0, reusedFiles: 2 });
+    // Not released: the next open reads the file, into a cache of its own.
+    const other = await openCache('released');
+    expect(other).not.toBe(again);
+    expect(other.size).toBe(2);
+    // Released, but the file changed since (another cache saved it): read again.
+    again.release();
+    other.record('c.txt', lstatSync(join(src, 'a.txt'), { bigint: true }), sha('released a'), 1n);
+    await other.save();
+    const fresh = await openCache('released');
+    expect(fresh).not.toBe(again);
+    expect(fresh.size).toBe(3);
+  });
+
   it('starts empty from a corrupt or torn cache file instead of failing', async () => {
     mkdirSync(join(scratch, 'caches'), { recursive: true });
     writeFileSync(join(scratch, 'caches', 'corrupt.json'), '{"version":1,"entries":');
