@@ -140,11 +140,13 @@ describe('snapshot and materialize', () => {
 
   it('skips FIFOs and names that are not UTF-8, with a note, and never blocks on a FIFO', async () => {
     const src = freshDir('special');
-    build(src, { 'ok.txt': 'fine' });
+    // U+FFFD itself is a valid name (it is what bytes that are not UTF-8 decode to).
+    build(src, { 'ok.txt': 'fine', 'real-\uFFFD.txt': 'a replacement character, written as UTF-8' });
     expect(spawnSync('mkfifo', [join(src, 'pipe')]).status).toBe(0);
     writeFileSync(Buffer.concat([Buffer.from(`${src}/`), Buffer.from([0x66, 0xff, 0x6f])]), 'latin-1 name');
     const snap = await snapshotTree(src, blobs, null, {});
-    expect(snap.files).toBe(1);
+    expect(snap.files).toBe(2);
+    expect(await resolvePath(blobs, snap.rootTree, 'real-\uFFFD.txt')).toMatchObject({ type: 'file' });
     expect(snap.skipped).toEqual(
       expect.arrayContaining([
         { path: 'pipe', reason: 'a FIFO cannot be part of a snapshot' },

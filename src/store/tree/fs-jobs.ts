@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 // A worker is started from the source text of WORKER_FUNCTIONS (fs-pool.ts), so each function here
 // may use only its arguments, the global `Buffer`, `fs` (always as the namespace `fs.…`, which the
 // compiled code keeps as is) and the other functions of that list: no other import or module constant.
-// Paths are always `/proc/self/fd/<fd>/<name>` of a directory the main thread opened and checked
-// (anchor.ts) and keeps open until the job is done, or blob paths of the blob store.
+// Paths are always below a directory opened as anchor.ts opens it: here (inAnchoredDir), or by the main
+// thread, which keeps it open until the job is done (its `/proc/self/fd/<fd>` path); or blob paths.
 
 /**
  * What a listing says of one entry, as a tuple (cheaper to pass between threads than an object):
@@ -64,11 +64,13 @@ export function listDir(args: { dir: AnchoredDir; only?: string }): ListedEntry[
 }
 
 export function listEntries(base: string, only: string | undefined): ListedEntry[] {
-  const names = only === undefined ? fs.readdirSync(base, { encoding: 'buffer' }) : [Buffer.from(only, 'utf8')];
+  // Names as text; bytes that are not UTF-8 decode to U+FFFD, so only a listing with one is read again as bytes.
+  let names: Array<string | Buffer> = only === undefined ? fs.readdirSync(base) : [only];
+  if (only === undefined && names.some((n) => (n as string).includes('\uFFFD'))) names = fs.readdirSync(base, { encoding: 'buffer' });
   const out: ListedEntry[] = [];
   for (const raw of names) {
     const name = raw.toString('utf8');
-    if (!Buffer.from(name, 'utf8').equals(raw)) {
+    if (typeof raw !== 'string' && !Buffer.from(name, 'utf8').equals(raw)) {
       out.push([name, 'bad-name', 0, 0, '', '']);
       continue;
     }
