@@ -3,6 +3,7 @@ import { createApplyStageActivities } from './apply-stage';
 import { createAssignmentActivities } from './assignments';
 import { createAuditActivities } from './audit';
 import { createDistributionActivities } from './distribution';
+import { createFeedbackActivities } from './feedback';
 import type { ActivityDeps } from './deps';
 import { createInstanceActivities } from './instances';
 import { createGarbageActivities } from './garbage';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGarbageActivities(deps),
     ...createDistributionActivities(deps),
     ...createAssignmentActivities(deps),
+    ...createFeedbackActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

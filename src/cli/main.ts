@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { HANDOUT_VERSION } from '../runtime/version';
 import { appsCommand } from './commands/apps';
+import { assignmentsCommand } from './commands/assignments';
+import { feedbackCommand, gradesCommand, handinCommand } from './commands/handins';
 import { auditCommand } from './commands/audit';
 import { instancesCommand, orgsCommand, spacesCommand } from './commands/directory';
 import { distributionCommand } from './commands/distribution';
@@ -18,7 +20,7 @@ export function buildProgram(): Command {
     .description('Handout: share work between workspaces — distribution, snapshots, assignments, audit')
     .version(HANDOUT_VERSION)
     .showHelpAfterError('(run with --help for usage)');
-  for (const sub of [upCommand(), configCommand(), infoCommand(), orgsCommand(), spacesCommand(), instancesCommand(), usersCommand(), keysCommand(), rolesCommand(), tasksCommand(), auditCommand(), filesCommand(), tablesCommand(), appsCommand(), snapshotsCommand(), distributionCommand()]) {
+  for (const sub of [upCommand(), configCommand(), infoCommand(), orgsCommand(), spacesCommand(), instancesCommand(), usersCommand(), keysCommand(), rolesCommand(), tasksCommand(), auditCommand(), filesCommand(), tablesCommand(), appsCommand(), snapshotsCommand(), distributionCommand(), assignmentsCommand(), handinCommand(), feedbackCommand(), gradesCommand()]) {
     program.addCommand(sub);
   }
   // Every level: usage errors exit 1 with one line, never a stack trace.

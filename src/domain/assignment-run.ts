@@ -57,3 +57,19 @@ export interface AssignmentInput {
   explicitTargets: TargetRef[];
   actor: string;
 }
+
+export interface FeedbackRelease {
+  feedbackId: string;
+  instanceId: string;
+  instanceSubject: string;
+  handinVersion: number;
+  version: number;
+}
+
+export interface FeedbackReleaseInput {
+  assignmentId: string;
+  slug: string;
+  subject: string;
+  actor: string;
+  releases: FeedbackRelease[];
+}

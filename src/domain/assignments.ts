@@ -136,3 +136,51 @@ export type HandinView = z.infer<typeof HandinView>;
 
 export const SubmitHandin = z.object({ identifier: z.string().max(200).optional(), instance: InstanceRef.optional() }).strict();
 export type SubmitHandin = z.infer<typeof SubmitHandin>;
+
+/** A file already uploaded for feedback (`PUT …/feedback/files`), placed at `path` in the hand-back folder. */
+export const FeedbackFileRef = z.object({ path: z.string().min(1).max(4096), sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() }).strict();
+export type FeedbackFileRef = z.infer<typeof FeedbackFileRef>;
+
+export const PutFeedback = z
+  .object({
+    student: z.string().min(1).max(320),
+    /** The hand-in version it is about (default: the graded one). */
+    version: z.number().int().positive().optional(),
+    grade: z.string().max(200).optional(),
+    comment: z.string().max(MAX_MESSAGE_LENGTH).optional(),
+    files: z.array(FeedbackFileRef).max(1000).optional(),
+  })
+  .strict();
+export type PutFeedback = z.infer<typeof PutFeedback>;
+
+export const FeedbackView = z.object({
+  assignment: z.string(),
+  student: z.string().nullable(),
+  instance: z.string(),
+  handin_version: z.number().int(),
+  version: z.number().int(),
+  grade: z.string().nullable(),
+  comment: z.string().nullable(),
+  files: z.array(z.object({ path: z.string(), size: z.number().int(), sha256: z.string() })),
+  created_at: z.string(),
+  released_at: z.string().nullable(),
+});
+export type FeedbackView = z.infer<typeof FeedbackView>;
+
+export const ReleaseFeedback = z.object({ students: z.array(z.string().min(1).max(320)).max(5000).optional() }).strict();
+export type ReleaseFeedback = z.infer<typeof ReleaseFeedback>;
+
+export const GradeRow = z.object({
+  student: z.string().nullable(),
+  instance: z.string(),
+  graded_version: z.number().int().nullable(),
+  handed_in_at: z.string().nullable(),
+  late: z.boolean(),
+  auto_collected: z.boolean(),
+  sha256: z.string().nullable(),
+  grade: z.string().nullable(),
+  comment: z.string().nullable(),
+  feedback_version: z.number().int().nullable(),
+  feedback_released: z.boolean(),
+});
+export type GradeRow = z.infer<typeof GradeRow>;

@@ -338,9 +338,10 @@ export async function cancelAssignment(deps: ServiceDeps, p: Principal, org: str
   const ids = [a.taskId, ...(await store.listStudents(deps.catalog.db, a.id)).map((s) => studentWorkflowId(a.id, s.instanceId))];
   for (const id of ids) {
     try {
-      await deps.temporal.workflow.getHandle(id).cancel();
+      const handle = deps.temporal.workflow.getHandle(id);
+      if ((await handle.describe()).status.name === 'RUNNING') await handle.cancel();
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err; // already finished (or never started): nothing runs
+      if (!(err instanceof WorkflowNotFoundError)) throw err; // never started: nothing runs
     }
   }
   return viewOf(deps, { ...a, status: 'cancelled' }, org, space);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { instances } from '../store/catalog/schema';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { receiptOf } from '../activities/assignments';
 import { HandinView, SubmitHandin, type HandinReceipt } from '../domain/assignments';
@@ -11,6 +13,7 @@ import { captureHandinTree, listFiles } from '../store/handin-capture';
 import { instancePaths } from '../store/instance-storage';
 import { findAssignment, findStudent, studentWorkflowId, type OpenedAssignment } from './assignments';
 import { grantsOf, isSpaceAdmin } from './authz';
+import { gradedVersion } from './feedback';
 import { actorOf, type Principal, type ServiceDeps } from './deps';
 import { forbidden, HandoutError } from './errors';
 
@@ -21,7 +24,8 @@ import { forbidden, HandoutError } from './errors';
 async function studentOf(deps: ServiceDeps, p: Principal, a: OpenedAssignment, who: string | undefined, action: string): Promise<{ student: store.StudentRow; admin: boolean }> {
   const admin = isSpaceAdmin(p, await grantsOf(deps.catalog.db, p), a.space.id);
   const students = await store.listStudents(deps.catalog.db, a.assignment.id);
-  const own = students.find((s) => s.ownerEmail === p.email);
+  // A group assignment enrols its students at its release; before that, a student instance of the space counts.
+  const own = students.find((s) => s.ownerEmail === p.email) ?? (a.assignment.groupTarget ? await ownStudentInstance(deps, p, a) : undefined);
   if (who !== undefined) {
     const named = admin ? await findStudent(deps, a, who) : students.find((s) => s.slug === who || s.ownerEmail === who.toLowerCase());
     if (named && (admin || named.instanceId === own?.instanceId)) return { student: named, admin };
@@ -29,6 +33,14 @@ async function studentOf(deps: ServiceDeps, p: Principal, a: OpenedAssignment, w
   }
   if (own) return { student: own, admin };
   return refuse(deps, p, a, action, `${p.email} is not a student of assignment ${a.subject.replace('assignment:', '')}`);
+}
+
+async function ownStudentInstance(deps: ServiceDeps, p: Principal, a: OpenedAssignment): Promise<store.StudentRow | undefined> {
+  const [row] = await deps.catalog.db
+    .select({ instanceId: instances.id, slug: instances.slug })
+    .from(instances)
+    .where(and(eq(instances.spaceId, a.space.id), eq(instances.group, 'students'), eq(instances.ownerId, p.userId)));
+  return row ? { ...row, ownerEmail: p.email, extendedUntil: null } : undefined;
 }
 
 async function refuse(deps: ServiceDeps, p: Principal, a: OpenedAssignment, action: string, message: string): Promise<never> {
@@ -79,22 +91,20 @@ export async function submitHandin(deps: ServiceDeps, p: Principal, org: string,
     identifier: req.identifier ?? null,
     actor: actorOf(p),
   };
+  // When this student's hand-in closes: their deadline, or under accept-late the later cut-off.
+  const deadline = student.extendedUntil ?? a.assignment.dueAt;
+  const closes = a.assignment.latePolicy === 'accept-late' && a.assignment.cutoffAt && a.assignment.cutoffAt > deadline ? a.assignment.cutoffAt : deadline;
+  const closed = () => reject(`hand-in is closed: it closed at ${showInZone(closes, a.assignment.timezone)}`);
   try {
     return await deps.temporal.workflow.getHandle(studentWorkflowId(a.assignment.id, student.instanceId)).executeUpdate<HandinReceipt, [CapturedHandin]>('handIn', { args: [handin] });
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) return reject(reasonOf(err), /incomplete|size limit/.test(reasonOf(err)) ? 'invalid_input' : 'conflict');
-    if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) {
-      const closes = student.extendedUntil ?? a.assignment.cutoffAt ?? a.assignment.dueAt;
-      return reject(`hand-in is closed: it closed at ${showInZone(closes, a.assignment.timezone)}`);
+    if (err instanceof WorkflowUpdateFailedError) {
+      if ((err.cause as { type?: string } | undefined)?.type === 'HandinClosed') return closed();
+      return reject(reasonOf(err), /incomplete|size limit/.test(reasonOf(err)) ? 'invalid_input' : 'conflict');
     }
+    if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) return closed();
     throw err;
   }
-}
-
-/** Which version counts: the latest on time, or under accept-late the latest of all. */
-function gradedVersion(a: store.AssignmentRow, rows: store.HandinRow[]): number | null {
-  const eligible = a.latePolicy === 'accept-late' ? rows : rows.filter((r) => !r.late);
-  return eligible.length ? eligible[eligible.length - 1]!.version : null;
 }
 
 export async function listHandins(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, who?: string): Promise<HandinView[]> {
@@ -105,7 +115,7 @@ export async function listHandins(deps: ServiceDeps, p: Principal, org: string, 
   const out: HandinView[] = [];
   for (const s of visible) {
     const rows = await store.listHandins(deps.catalog.db, a.assignment.id, s.instanceId);
-    const graded = gradedVersion(a.assignment, rows);
+    const graded = gradedVersion(a.assignment, rows)?.version;
     const base = { assignmentSubject: a.subject, instanceSubject: `instance:${org}/${space}/${s.slug}` };
     for (const row of rows) out.push({ ...receiptOf(row, base, s.ownerEmail), graded: row.version === graded });
   }

@@ -75,7 +75,7 @@ function failureMessage(err: unknown): string {
 }
 
 /** Task kinds whose workflow answers the progress query. */
-const PROGRESS_KINDS = new Set(['snapshot.create', 'snapshot.restore', 'distribution']);
+const PROGRESS_KINDS = new Set(['snapshot.create', 'snapshot.restore', 'distribution', 'feedback.release']);
 /** Task kinds with per-target outcomes (the `targets` query, the result, or the failure's details). */
 const TARGET_KINDS = new Set(['distribution']);
 

@@ -1,4 +1,4 @@
-import { allHandlersFinished, ApplicationFailure, condition, defineQuery, defineSignal, defineUpdate, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { HandinReceipt } from '../domain/assignments';
 import type { CapturedHandin, StudentAssignmentInput } from '../domain/assignment-run';
@@ -7,13 +7,16 @@ import { mailAct } from './distribution-target';
 // One workflow per student and assignment (`assignment/<id>/student/<instance>`): the deadline timer,
 // re-armed by an extension; hand-ins as updates, checked by a validator that writes no history when
 // it refuses; automatic collection at the effective deadline. Its history holds a few events per
-// hand-in, far below Temporal's 2,000 updates per run (a student hands in a handful of times).
+// hand-in; should it grow long (Temporal allows 2,000 updates per run), it continues as new.
 
 /** A hand-in the service has already copied into write-once storage; the update records it. */
 export const handInUpdate = defineUpdate<HandinReceipt, [CapturedHandin]>('handIn');
 /** New deadlines for this student: an extension or a changed due time (after the deadline it reopens hand-in). */
 export const setDeadlinesSignal = defineSignal<[{ deadline: string; cutoffAt: string | null }]>('setDeadlines');
 export const studentStateQuery = defineQuery<{ deadline: string; closes_at: string; versions: number; collected: boolean }>('studentState');
+
+/** How long a closed student workflow waits for an extension before it ends. */
+const KEEP_OPEN_AFTER_CLOSE = '365 days';
 
 const act = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -85,7 +88,14 @@ export async function studentAssignmentWorkflow(input: StudentAssignmentInput): 
         return 'moved';
       }
       await sendMails();
+      await restartIfSuggested();
     }
+  };
+  /** A student who hands in very often (Temporal allows 2,000 updates per run): a fresh history at a quiet point. */
+  const restartIfSuggested = async () => {
+    if (!workflowInfo().continueAsNewSuggested) return;
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof studentAssignmentWorkflow>({ ...input, deadline: new Date(deadline).toISOString(), cutoffAt: cutoff === null ? null : new Date(cutoff).toISOString(), versionsSoFar: versions, studentHandedIn });
   };
 
   try {
@@ -103,7 +113,13 @@ export async function studentAssignmentWorkflow(input: StudentAssignmentInput): 
         collectedThisPeriod = false;
         continue;
       }
-      break;
+      // Closed. The workflow stays (idle, no timer but this one) so that an extension or a changed due
+      // time reopens hand-in at once; `assignments cancel` ends it, or a year of quiet does.
+      await sendMails();
+      if (!(await condition(() => deadlineMoved, KEEP_OPEN_AFTER_CLOSE))) break;
+      deadlineMoved = false;
+      collectedThisPeriod = false;
+      await restartIfSuggested();
     }
     await condition(allHandlersFinished);
     await sendMails();

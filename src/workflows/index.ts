@@ -13,3 +13,4 @@ export { distributionWorkflow, targetsQuery } from './distribution';
 export { lateJoinerWorkflow } from './distribution-target';
 export { assignmentWorkflow } from './assignment';
 export { studentAssignmentWorkflow, handInUpdate, setDeadlinesSignal, studentStateQuery } from './assignment-student';
+export { feedbackReleaseWorkflow } from './feedback-release';

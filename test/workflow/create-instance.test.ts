@@ -39,7 +39,7 @@ describe('instance creation workflow', () => {
   it('creates the files tree, the warehouse file, a ready catalog row and one audit event', async () => {
     const input = { ...base, instanceId: randomUUID(), slug: 'master', name: 'Master' };
     const result = await run(input);
-    expect(result).toEqual({ instance_id: input.instanceId, org_slug: 'uni', space_slug: 'stats', instance_slug: 'master' });
+    expect(result).toEqual({ instance_id: input.instanceId, org_slug: 'uni', space_slug: 'stats', instance_slug: 'master', group_distributions: [], assignments: [] });
     const paths = instancePaths(cat.dir, input.instanceId);
     expect(statSync(paths.files).isDirectory()).toBe(true);
     expect(statSync(paths.warehouse).size).toBeGreaterThan(0);

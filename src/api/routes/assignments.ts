@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { TaskStarted } from '../../domain/api';
-import { AssignmentView, CreateAssignment, ExtendRequest, HandinReceipt, HandinView, StudentStatusRow, UpdateAssignment } from '../../domain/assignments';
+import type { Readable } from 'node:stream';
+import { AssignmentView, CreateAssignment, ExtendRequest, FeedbackView, GradeRow, HandinReceipt, HandinView, PutFeedback, ReleaseFeedback, StudentStatusRow, UpdateAssignment } from '../../domain/assignments';
+import * as feedback from '../../service/feedback';
+import { invalidInput } from '../../service/errors';
 import * as assignments from '../../service/assignments';
 import { assignmentStatus } from '../../service/assignment-status';
 import type { ServiceDeps } from '../../service/deps';
@@ -45,5 +48,21 @@ export function registerAssignmentRoutes(app: HandoutApp, deps: ServiceDeps): vo
     `${PREFIX}/:assignment/handins/:version`,
     { schema: { tags, params: AssignmentParams.extend({ version: z.coerce.number().int().positive() }), querystring: StudentQuery, response: { 200: HandinView } } },
     (req) => handins.getHandin(deps, req.principal, req.params.org, req.params.space, req.params.assignment, req.params.version, req.query.student),
+  );
+  app.put(`${PREFIX}/:assignment/feedback/files`, { schema: { tags, params: AssignmentParams, response: { 201: z.object({ sha256: z.string(), size: z.number() }) } } }, async (req, reply) => {
+    if (!req.headers['content-type']?.startsWith('application/octet-stream')) throw invalidInput('send the file as Content-Type: application/octet-stream');
+    return reply.status(201).send(await feedback.uploadFeedbackFile(deps, req.principal, req.params.org, req.params.space, req.params.assignment, req.body as Readable));
+  });
+  app.post(`${PREFIX}/:assignment/feedback`, { schema: { tags, params: AssignmentParams, body: PutFeedback, response: { 201: FeedbackView } } }, async (req, reply) =>
+    reply.status(201).send(await feedback.putFeedback(deps, req.principal, req.params.org, req.params.space, req.params.assignment, req.body)),
+  );
+  app.get(`${PREFIX}/:assignment/feedback`, { schema: { tags, params: AssignmentParams, querystring: StudentQuery, response: { 200: z.array(FeedbackView) } } }, (req) =>
+    feedback.getFeedback(deps, req.principal, req.params.org, req.params.space, req.params.assignment, req.query.student),
+  );
+  app.post(`${PREFIX}/:assignment/feedback/release`, { schema: { tags, params: AssignmentParams, body: ReleaseFeedback, response: { 202: TaskStarted.extend({ students: z.number().int() }) } } }, async (req, reply) =>
+    reply.status(202).send(await feedback.releaseFeedback(deps, req.principal, req.params.org, req.params.space, req.params.assignment, req.body)),
+  );
+  app.get(`${PREFIX}/:assignment/grades`, { schema: { tags, params: AssignmentParams, response: { 200: z.array(GradeRow) } } }, (req) =>
+    feedback.exportGrades(deps, req.principal, req.params.org, req.params.space, req.params.assignment),
   );
 }
