@@ -8,7 +8,7 @@ import { isNull } from 'drizzle-orm';
 import { inst, upload } from '../helpers/content';
 import { createInstance, finishedTask, userWithKey } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
-import { expectOnlyAudited } from '../helpers/unchanged';
+import { expectOnlyAudited, expectUnchanged } from '../helpers/unchanged';
 
 type ErrorReply = { error: { code: string; message: string } };
 const A = '/api/v1/orgs/uni/spaces/course/assignments';
@@ -117,6 +117,65 @@ describe('assignments on the real stack', () => {
     );
   }, 90_000);
 
+
+  it('gives a student who joins after the release the material and the same deadline', async () => {
+    const joined = await createStudent('s4');
+    expect((joined.result as { assignments: string[] }).assignments).toEqual(['uni/course/hw1']);
+    expect((await stack.call<unknown[]>('GET', `${inst('uni', 'course', 's4')}/files?path=/files/hw1`, { key: keys.s4 })).body).toHaveLength(2);
+    const row = (await stack.call<StudentStatusRow[]>('GET', `${A}/hw1/status`, { key: keys.prof })).body.find((r) => r.instance === 's4')!;
+    const hw1 = (await stack.call<AssignmentView>('GET', `${A}/hw1`, { key: keys.prof })).body;
+    expect(row.effective_deadline).toBe(hw1.due_at);
+    // The deadline has passed already: the late joiner's hand-in is collected at once, exactly once.
+    await waitFor(async () => (await stack.call<HandinView[]>('GET', `${A}/hw1/handins?student=s4`, { key: keys.prof })).body.length === 1);
+    expect((await stack.call<HandinView[]>('GET', `${A}/hw1/handins?student=s4`, { key: keys.prof })).body[0]).toMatchObject({ version: 1, auto_collected: true });
+  }, 60_000);
+
+  describe('bad input: a clear error, and nothing changes', () => {
+    const base = {
+      name: 'Bad',
+      source: { org_slug: 'uni', space_slug: 'course', instance_slug: 'master' },
+      files: ['/files/hw1'],
+      handin: ['/files/hw1/answers.md'],
+      targets: 'group',
+      timezone: 'Europe/Zurich',
+      due_at: '2031-01-31T23:59',
+    };
+    it.each([
+      ['an unknown time zone', { timezone: 'Europe/Atlantis' }, 400, /unknown time zone "Europe\/Atlantis"/],
+      ['due before release', { release_at: '2031-02-01T10:00' }, 400, /is not after the release/],
+      ['a cut-off before the due time', { late_policy: 'accept-late', cutoff_at: '2031-01-30T10:00' }, 400, /cut-off .* is not after the due time/],
+      ['a cut-off with a hard deadline', { cutoff_at: '2031-02-03T10:00' }, 400, /only applies with --late-policy accept-late/],
+      ['hand-in paths not in the material', { handin: ['/files/hw2/answers.md'] }, 400, /hand-in path \/files\/hw2\/answers.md is not in the material/],
+      ['a hand-in path outside /files', { handin: ['/files/../etc/passwd'] }, 400, /\.\./],
+      ['a time that is not a time', { due_at: 'tomorrow' }, 400, /--due-at: "tomorrow" is not a time/],
+      ['a duplicate slug', { slug: 'hw1' }, 409, /already exists/],
+      ['students of another space', { targets: [{ org_slug: 'uni', space_slug: 'other', instance_slug: 'x' }] }, 404, /not found/],
+    ])('%s', async (_name, body, status, message) => {
+      const res = await expectUnchanged(stack, () => stack.call<ErrorReply>('POST', A, { key: keys.prof, body: { ...base, ...body } }));
+      expect(res.status).toBe(status);
+      expect(res.body.error.message).toMatch(message);
+    });
+
+    it('feedback for a hand-in that does not exist', async () => {
+      const res = await expectUnchanged(stack, () => stack.call<ErrorReply>('POST', `${A}/hw1/feedback`, { key: keys.prof, body: { student: 's1', version: 9, grade: 'A' } }));
+      expect(res.status).toBe(404);
+      expect(res.body.error.message).toMatch(/hand-in version 9 of s1@uni.edu/);
+    });
+
+    it('a student may not create assignments, read the grid, another student\'s feedback or the assignment\'s audit story', async () => {
+      const tries: [string, string, unknown][] = [
+        ['POST', A, base],
+        ['GET', `${A}/hw1/status`, undefined],
+        ['GET', `${A}/hw1/feedback?student=s2`, undefined],
+        ['GET', `${A}/hw1/grades`, undefined],
+        ['GET', '/api/v1/audit?subject=assignment:uni/course/hw1', undefined],
+      ];
+      for (const [method, url, body] of tries) {
+        const res = await expectUnchanged(stack, () => stack.call<ErrorReply>(method as 'GET' | 'POST', url, { key: keys.s1, body }));
+        expect(res.status).toBe(403);
+      }
+    });
+  });
 });
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
