@@ -17,14 +17,16 @@ const CHUNK = 1 << 20;
 const SET_ASIDE = /^gc-([0-9a-f]{64})-([0-9]+)-[0-9a-f]+$/;
 const SET_ASIDE_MAX_MS = 10 * 60 * 1000;
 /**
- * A blob that is reused is touched only when it was last written or touched longer ago than this.
+ * A blob that is reused is touched only when it was last written or touched longer ago than this
+ * (touching every reused blob was an inode write per unchanged file, on every snapshot).
  * Why that keeps it safe from the garbage collector: the collector deletes a blob only when no
  * committed snapshot references it and its mtime is older than the grace period (re-checked after
  * setting it aside, see `delete`). A reused blob's mtime is at most this old when the snapshot reusing
  * it checks it (touched otherwise), so the collector cannot take it before grace − this after that
- * check; by then the snapshot has committed (capture is limited to 6 h, the grace period is a day) and
- * references it. A blob set aside or deleted before the check is found missing and stored again.
- * The grace period must therefore exceed the longest capture-to-commit time plus this hour.
+ * check; by then the snapshot has committed and references it (its file and table captures are
+ * limited to 6 h each, the default grace period is a day). A blob set aside or deleted before the
+ * check is found missing and stored again. So the grace period must exceed the longest time from a
+ * capture to its commit plus this hour, where it had to exceed that time alone before.
  */
 export const REFRESH_AFTER_MS = 60 * 60 * 1000;
 
