@@ -42,7 +42,9 @@ function describeValidation(issues: { path?: PropertyKey[]; message: string }[],
  * `Authorization: Bearer <key>`; only /healthz (no data) and the OpenAPI document are open.
  */
 export async function buildApi(deps: ServiceDeps, opts: { logger?: boolean } = {}): Promise<HandoutApp> {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  // Task ids are workflow ids (`assignment/<uuid>/feedback-release/<uuid>` is 101 characters): longer
+  // than find-my-way's default of 100 per path parameter.
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 500 } }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(swagger, {
