@@ -17,3 +17,14 @@ export interface ErrorBody {
 
 /** Temporal ApplicationFailure types that mean "the input is wrong; do not retry". */
 export const FAILURE_TYPES = { conflict: 'Conflict', notFound: 'NotFound', invalid: 'InvalidInput' } as const;
+
+/** The innermost message of a failure chain (activity → application failure → …): the reason a user can act on. */
+export function innermostMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let message = e?.message ?? String(err);
+  while (e?.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e.message) message = e.message;
+  }
+  return message;
+}

@@ -5,6 +5,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { receiptOf } from '../activities/assignments';
 import { HandinView, SubmitHandin, type HandinReceipt } from '../domain/assignments';
 import type { CapturedHandin } from '../domain/assignment-run';
+import { innermostMessage } from '../domain/errors';
 import { showInZone } from '../domain/zoned-time';
 import * as store from '../store/catalog/assignments';
 import { appendAuditEvent } from '../store/catalog/audit-log';
@@ -48,17 +49,6 @@ async function refuse(deps: ServiceDeps, p: Principal, a: OpenedAssignment, acti
   throw forbidden(message);
 }
 
-/** The innermost message of an update failure: the validator's reason. */
-function reasonOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e.message) message = e.message;
-  }
-  return message;
-}
-
 /**
  * `handin submit`: copies the hand-in paths from the student's current state into write-once storage,
  * then asks the student's deadline workflow to record it (an update). The workflow's validator refuses
@@ -100,7 +90,7 @@ export async function submitHandin(deps: ServiceDeps, p: Principal, org: string,
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       if ((err.cause as { type?: string } | undefined)?.type === 'HandinClosed') return closed();
-      return reject(reasonOf(err), /incomplete|size limit/.test(reasonOf(err)) ? 'invalid_input' : 'conflict');
+      return reject(innermostMessage(err), /incomplete|size limit/.test(innermostMessage(err)) ? 'invalid_input' : 'conflict');
     }
     if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) return closed();
     throw err;

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import type { TaskListQuery, TaskStarted, TaskStatus, TaskView } from '../domain';
+import { innermostMessage, type TaskListQuery, type TaskStarted, type TaskStatus, type TaskView } from '../domain';
 import { appendAuditEvent } from '../store/catalog/audit-log';
 import * as taskIndex from '../store/catalog/task-index';
 import { adminSpaceIds, grantsOf, isSpaceAdmin } from './authz';
@@ -61,17 +61,6 @@ function statusOf(desc: WorkflowExecutionDescription): TaskStatus {
     default:
       return 'RUNNING';
   }
-}
-
-/** The innermost message of a failure chain: the reason a user can act on. */
-function failureMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e.message) message = e.message;
-  }
-  return message;
 }
 
 /** Task kinds whose workflow answers the progress query. */
@@ -138,7 +127,7 @@ async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<
     try {
       await handle.result();
     } catch (err) {
-      view.error = err instanceof WorkflowFailedError ? failureMessage(err) : (err as Error).message;
+      view.error = err instanceof WorkflowFailedError ? innermostMessage(err) : (err as Error).message;
       if (withTargets) view.targets = failureDetails(err)?.targets ?? null;
     }
     // A cancelled run (or one that failed before its end) still answers the query from its history.

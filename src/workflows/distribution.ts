@@ -2,6 +2,7 @@ import { ApplicationFailure, CancellationScope, defineQuery, executeChild, isCan
 import type { Activities } from '../activities';
 import type { DistributionResult, TargetOutcome } from '../domain/distribution';
 import type { DistributionInput, TargetRef } from '../domain/distribution-run';
+import { innermostMessage } from '../domain/errors';
 import type { TaskProgress } from '../domain/tasks';
 import { mailAct, pendingOutcome, runTarget } from './distribution-target';
 import { progressQuery } from './progress';
@@ -14,17 +15,6 @@ const act = proxyActivities<Activities>({
   startToCloseTimeout: '1 hour',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['Conflict', 'NotFound', 'InvalidInput', 'DiskFull'] },
 });
-
-/** The innermost message of a failure: what a user can act on. */
-function reasonOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e.message) message = e.message;
-  }
-  return message;
-}
 
 /**
  * `distribution distribute`: freeze the source (a staging snapshot when it is the current state, so
@@ -86,7 +76,7 @@ export async function distributionWorkflow(input: DistributionInput): Promise<Di
           Object.assign(outcome, { status: 'cancelled', reason: 'the task was cancelled while this target was being written; every file in it is whole' });
           throw err;
         }
-        Object.assign(outcome, { status: 'failed', reason: reasonOf(err) });
+        Object.assign(outcome, { status: 'failed', reason: innermostMessage(err) });
       }
       progress.done++;
     };

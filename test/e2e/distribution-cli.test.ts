@@ -1,27 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppView, AuditEvent, SnapshotView, TaskView } from '../../src/domain';
 import type { FileEntry } from '../../src/domain/files';
 import { tempDir } from '../helpers/catalog';
-import { expectCliError, handoutJson, handoutOk, runHandout, startHandoutUp, type CliResult, type RunningUp } from '../helpers/cli';
+import { expectCliError, handoutJson, handoutOk, runHandout, runShell, startHandoutUp, type RunningUp } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
 import { testTemporalAddress, uniqueTaskQueue } from '../helpers/temporal';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'handout.js');
-
-/** Runs a command line exactly as a user pastes it into bash, with `handout` on the PATH. */
-function shell(commandLine: string, env: NodeJS.ProcessEnv, binDir: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', commandLine], { env: { ...env, PATH: `${binDir}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** The four examples of the platform's distribution documentation, with `nuvolos` replaced by `handout`. */
 const EXAMPLES = [
@@ -98,7 +84,7 @@ describe('distribution with the handout CLI, as the platform documents it', () =
 
   it('runs the four documented examples verbatim', async () => {
     // 1: a single file to one target; without --wait it prints the task, which `tasks get --wait` follows.
-    const first = await shell(EXAMPLES[0]!, env, binDir);
+    const first = await runShell(EXAMPLES[0]!, env, binDir);
     expect(first.code).toBe(0);
     const taskId = /task_id\s+(\S+)/.exec(first.stdout)![1]!;
     const followed = await runHandout(['tasks', 'get', taskId, '--wait'], env);
@@ -108,7 +94,7 @@ describe('distribution with the handout CLI, as the platform documents it', () =
     expect(followed.stderr).toMatch(/COMPLETED \(1\/1\)/); // plain progress lines when not on a terminal
 
     // 2: two applications to two students.
-    const second = await shell(EXAMPLES[1]!, env, binDir);
+    const second = await runShell(EXAMPLES[1]!, env, binDir);
     expect(second.code).toBe(0);
     const secondId = /task_id\s+(\S+)/.exec(second.stdout)![1]!;
     expect((await runHandout(['tasks', 'get', secondId, '--wait'], env)).code).toBe(0);
@@ -117,7 +103,7 @@ describe('distribution with the handout CLI, as the platform documents it', () =
     }
 
     // 3: a file and two tables from a snapshot, with a notification, waiting.
-    const third = await shell(EXAMPLES[2]!, env, binDir);
+    const third = await runShell(EXAMPLES[2]!, env, binDir);
     expect(third.code).toBe(0);
     expect(third.stdout).toMatch(/my_org\/target_space\/target_instance\s+applied\s+1\s+0\s+results,summary/);
     const mails = readdirSync(join(dataDir, 'outbox')).map((f) => readFileSync(join(dataDir, 'outbox', f), 'utf8'));
@@ -126,7 +112,7 @@ describe('distribution with the handout CLI, as the platform documents it', () =
     expect(mails[0]).toContain('New dataset and results are available.');
 
     // 4: with a safety snapshot of the target first.
-    const fourth = await shell(EXAMPLES[3]!, env, binDir);
+    const fourth = await runShell(EXAMPLES[3]!, env, binDir);
     expect(fourth.code).toBe(0);
     const safety = (await api<SnapshotView[]>(`${target('target_space', 'target_instance')}/snapshots`)).filter((s) => s.kind === 'safety');
     expect(safety).toHaveLength(1);

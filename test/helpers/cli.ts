@@ -11,12 +11,20 @@ export interface CliResult {
 
 /** Runs the real `handout` binary (a fresh Node process) and collects what it printed. */
 export function runHandout(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return collect(spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** Runs a command line exactly as a user pastes it into bash, with `handout` (from `binDir`) on the PATH. */
+export function runShell(commandLine: string, env: NodeJS.ProcessEnv, binDir: string): Promise<CliResult> {
+  return collect(spawn('bash', ['-c', commandLine], { env: { ...env, PATH: `${binDir}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+function collect(child: ChildProcess): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
