@@ -107,7 +107,8 @@ function run(cmd, args, { cwd = ROOT, env = process.env } = {}) {
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
     child.once('error', reject);
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': only then has all of its output been read (a 500-target task is ~250 KB of JSON).
+    child.once('close', (code, signal) => {
       const ms = performance.now() - t0;
       if (code === 0) resolve({ ms, stdout });
       else reject(new Error(`${[cmd, ...args].join(' ').slice(0, 300)} failed (${code ?? signal}):\n${stderr.trim() || stdout.trim()}`));
