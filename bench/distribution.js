@@ -17,7 +17,7 @@
 // the CPU time the server processes used. Timings are measured here and only here; no test asserts them.
 
 const { spawn, spawnSync } = require('node:child_process');
-const { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const { basename, join, relative } = require('node:path');
 const { performance } = require('node:perf_hooks');
@@ -97,24 +97,32 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-/** Runs a command to its end; resolves with its wall time (spawn → exit) and stdout, rejects on a non-zero exit. */
+/**
+ * Runs a command to its end; resolves with its wall time (spawn → exit) and stdout, rejects on a non-zero
+ * exit. Its stdout goes to a file, not a pipe: the handout CLI exits with process.exit() as soon as it has
+ * printed, and Node then drops whatever a pipe has not taken yet (a 500-target task is ~250 KB of JSON).
+ */
 function run(cmd, args, { cwd = ROOT, env = process.env } = {}) {
+  mkdirSync(RUNS, { recursive: true });
+  const outFile = join(RUNS, `stdout-${process.pid}-${runCount++}.txt`);
+  const out = openSync(outFile, 'w');
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = track(spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }));
-    let stdout = '';
+    const child = track(spawn(cmd, args, { cwd, env, stdio: ['ignore', out, 'pipe'] }));
+    closeSync(out);
     let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
     child.once('error', reject);
-    // 'close', not 'exit': only then has all of its output been read (a 500-target task is ~250 KB of JSON).
     child.once('close', (code, signal) => {
       const ms = performance.now() - t0;
+      const stdout = readFileSync(outFile, 'utf8');
+      rmSync(outFile, { force: true });
       if (code === 0) resolve({ ms, stdout });
       else reject(new Error(`${[cmd, ...args].join(' ').slice(0, 300)} failed (${code ?? signal}):\n${stderr.trim() || stdout.trim()}`));
     });
   });
 }
+let runCount = 0;
 
 const sh = (script, cwd = ROOT) => run('sh', ['-c', script], { cwd });
 /** Flushes dirty pages, so that the next timed command does not pay for writes made before it. */
