@@ -14,8 +14,17 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 // Exit as soon as the command is done: a client command must not linger on an idle socket, and a
-// failed `handout up` must not hang on handles a half-started part left open. (stdout and stderr
-// are synchronous for files and pipes on Linux, so nothing printed is lost.)
+// failed `handout up` must not hang on handles a half-started part left open. But first let stdout
+// and stderr hand over everything: a pipe whose reader is slow takes 64 KiB and Node queues the rest,
+// which an immediate exit would drop (a 500-target `tasks get -f json` is larger than that).
+function exitWhenFlushed(code) {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
 require(entry)
   .main(process.argv)
-  .then(() => process.exit(process.exitCode ?? 0));
+  .then(() => exitWhenFlushed(process.exitCode ?? 0));

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { statSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -79,6 +80,29 @@ describe('the handout binary against handout up (external Temporal)', () => {
     expect(csv[1]).toContain('instance:my_org/class_space/student_001');
     expect(await handoutOk(['audit', 'verify'], env)).toMatch(/audit log OK: \d+ events, hash chain intact/);
   });
+
+  it('hands over all of a large output to a slow reader before exiting', async () => {
+    const key = up.bootstrapKey!;
+    const long = 'x'.repeat(150);
+    for (let batch = 0; batch < 8; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          fetch(`${up.apiUrl}/api/v1/users`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: `bulk${batch}-${i}@big.example`, name: `${long} ${batch}-${i}` }) }),
+        ),
+      );
+    }
+    // The reader waits a second before it reads: the CLI's 200 KB of JSON cannot fit the pipe at once.
+    const child = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'handout.js'), 'users', 'list', '-f', 'json'], { env: { PATH: process.env.PATH, HOME: home, HANDOUT_API_URL: up.apiUrl, HANDOUT_API_KEY: key } });
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 1000));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(code).toBe(0);
+    expect(out.length).toBeGreaterThan(128 * 1024);
+    expect((JSON.parse(out) as unknown[]).filter((u) => (u as { email: string }).email.endsWith('@big.example'))).toHaveLength(800);
+  }, 120_000);
 
   it('lets an admin create users, keys and roles, and a revoked key stops working', async () => {
     await handoutOk(['users', 'create', '--email', 'stu@uni.edu', '-n', 'Stu'], env);
