@@ -38,7 +38,7 @@ function shimSync(dir: string, fail = false): void {
   mkdirSync(dir, { recursive: true });
   const body = fail
     ? 'echo "refused $*" >> "$LOG"; exit 1'
-    : `if [ "$3" = /proc ]; then echo probe >> "$LOG"; else echo "$* $(find "$3" -type f | wc -l)" >> "$LOG"; fi; exec ${real} "$@"`;
+    : `if [ "$3" = /proc ]; then echo probe >> "$LOG"; else echo "$* $(find "$3" -type f | wc -l)" >> "$LOG"; sleep "\${SYNC_SLEEP:-0}"; fi; exec ${real} "$@"`;
   writeFileSync(join(dir, 'sync'), `#!/bin/sh\nLOG='${syncLog}'\n${body}\n`);
   chmodSync(join(dir, 'sync'), 0o755);
   process.env.PATH = `${dir}:${originalPath}`;
@@ -72,6 +72,21 @@ describe('durability', () => {
     // ignore_existing syncs each file before it gets its name instead: its retry would keep a torn one.
     expect(await materializeTree(blobs, rootTree, freshDir('kept'), { strategy: 'ignore_existing' })).toMatchObject({ filesWritten: 5 });
     expect(syncCalls()).toHaveLength(2);
+  });
+
+  it('reports progress while a slow final sync runs, so the activity keeps heartbeating', async () => {
+    const src = freshDir('src-slow-sync');
+    build(src, { 'one.txt': '1', 'two.txt': '2' });
+    const { rootTree } = await snapshotTree(src, blobs, null, {});
+    const reports: number[] = [];
+    process.env.SYNC_SLEEP = '3';
+    try {
+      await materializeTree(blobs, rootTree, freshDir('target-slow-sync'), { strategy: 'mirror', onProgress: (p) => reports.push(p.files) });
+    } finally {
+      delete process.env.SYNC_SLEEP;
+    }
+    // One report when the files are written, and more while the sync (held for 3 s by the shim) runs.
+    expect(reports.filter((files) => files === 2).length).toBeGreaterThanOrEqual(2);
   });
 
   it('still writes everything where `sync -f` does not work (each file is synced instead)', async () => {

@@ -45,6 +45,8 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 const tempTag = `${randomBytes(6).toString('hex')}-`;
 let tempCount = 0;
 const tempName = () => `${TEMP_PREFIX}${tempTag}${(tempCount++).toString(36)}`;
+// How often progress is reported while the final sync runs.
+const SYNC_PROGRESS_MS = 1000;
 // A batch of files is one worker job, and a folder's batches all go to one worker (creating files in
 // one folder from two threads only contends for its lock): a job per folder for folders of ordinary
 // size, split so that no job runs long (an abort waits for the jobs under way).
@@ -86,7 +88,17 @@ export async function materializeTree(blobs: BlobStore, rootTree: string, target
     await anchor.close();
   }
   const { filesWritten, symlinksWritten, dirsCreated, removed } = result;
-  if (durability === 'at-end' && filesWritten + symlinksWritten + dirsCreated + removed > 0) await syncFileSystem(targetDir);
+  if (durability === 'at-end' && filesWritten + symlinksWritten + dirsCreated + removed > 0) {
+    // Writing back what the page cache holds can take many seconds on a slow disk: progress is reported
+    // meanwhile, so the activity's heartbeats go on and a long sync is not taken for a dead worker.
+    const report = opts.onProgress && (() => opts.onProgress!({ files: filesWritten, bytes: result.bytes }));
+    const timer = report && setInterval(report, SYNC_PROGRESS_MS);
+    try {
+      await syncFileSystem(targetDir);
+    } finally {
+      clearInterval(timer);
+    }
+  }
   return result;
 }
 
