@@ -9,8 +9,11 @@ import { startHandoutUp, type RunningUp } from '../helpers/cli';
 import { freePorts } from '../helpers/ports';
 
 const STUDENTS = ['s1', 's2', 's3', 's4'];
-/** How far ahead the due time is set: enough for the release, one hand-in and the stop, on a busy machine. */
-const LEAD_MS = 15_000;
+/**
+ * How far ahead the due time is set: the release, one hand-in, three drafts and the stop take 2–5 s on
+ * a quiet 2-core machine; the rest is headroom for a busy one (the test checks the stop came first).
+ */
+const LEAD_MS = 20_000;
 /** How long after the due time the stack stays down: the deadline has certainly passed while nothing ran. */
 const DOWN_PAST_DUE_MS = 3_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -146,23 +149,15 @@ describe('an assignment deadline that passes while the whole stack is stopped', 
       await sleep(250);
     }
 
-    // Each student's deadline workflow has finished — nothing is left to collect later — having
-    // stored one version: collected for the others, none collected for the one who handed in.
+    // Each student's deadline workflow is past its deadline with one version stored — collected for
+    // the others, none collected for the one who handed in — and stays open only for an extension.
     const connection = await Connection.connect({ address: temporalAddress });
     try {
       const client = new Client({ connection });
-      const deadline = Date.now() + 60_000;
       for (const s of STUDENTS) {
         const handle = client.workflow.getHandle(`assignment/${assignmentId}/student/${instanceIds[s]}`);
-        while ((await handle.describe()).status.name === 'RUNNING') {
-          if (Date.now() > deadline) throw new Error(`the deadline workflow of ${s} still runs`);
-          await sleep(250);
-        }
-        expect({ s, status: (await handle.describe()).status.name, result: await handle.result() }).toEqual({
-          s,
-          status: 'COMPLETED',
-          result: { versions: 1, auto_collected: s === handsIn ? 0 : 1 },
-        });
+        const state = await handle.query<{ versions: number; collected: boolean; closes_at: string }>('studentState');
+        expect({ s, versions: state.versions, collected: state.collected, closed: Date.parse(state.closes_at) <= Date.now() }).toEqual({ s, versions: 1, collected: s !== handsIn, closed: true });
       }
     } finally {
       await connection.close();

@@ -38,11 +38,27 @@ async function durabilityFor(strategy: MaterializeStrategy, fsync: boolean): Pro
   return strategy !== 'ignore_existing' && (await canSyncFileSystem()) ? 'at-end' : 'per-file';
 }
 
-// Our temp files inside the target; a crashed run's leftovers are removed once they are an hour old.
+// Our temp files inside the target: `.handout-tmp-<writer pid>.<random>-<n>`. A crashed writer's
+// leftovers are removed by the next run through that folder as soon as that pid is gone (the data
+// directory is local to this machine), and in any case once they are an hour old.
 const TEMP_PREFIX = '.handout-tmp-';
 const STALE_TEMP_MS = 60 * 60 * 1000;
-// Random per process (runs never collide), then a counter: cheaper than random bytes per file.
-const tempTag = `${randomBytes(6).toString('hex')}-`;
+// The pid, then random per process (runs never collide), then a counter: cheaper than random bytes per file.
+const tempTag = `${process.pid.toString(36)}.${randomBytes(6).toString('hex')}-`;
+
+/** True when the temp file's writer (named in it) is a process that no longer exists. */
+function writerIsGone(name: string): boolean {
+  const m = /^\.handout-tmp-([0-9a-z]+)\./.exec(name);
+  if (!m) return false;
+  const pid = parseInt(m[1]!, 36);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 let tempCount = 0;
 const tempName = () => `${TEMP_PREFIX}${tempTag}${(tempCount++).toString(36)}`;
 // How often progress is reported while the final sync runs.
@@ -273,8 +289,8 @@ class Materializer {
       }
       if (isUtf8 && name.startsWith(TEMP_PREFIX)) {
         const temp = await lstat(dir.child(name)).catch(() => undefined);
-        if (temp && Date.now() - temp.mtimeMs > STALE_TEMP_MS) await unlink(dir.child(name)).catch(() => undefined);
-        continue; // a fresh one belongs to a run still going on
+        if (temp && (writerIsGone(name) || Date.now() - temp.mtimeMs > STALE_TEMP_MS)) await unlink(dir.child(name)).catch(() => undefined);
+        continue; // a fresh one of a live writer belongs to a run still going on
       }
       if (mirror) await this.remove(dir, raw).catch((err) => Promise.reject(asConflict(err, dir.relOf(name))));
     }
