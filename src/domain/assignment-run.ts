@@ -13,6 +13,8 @@ export interface CapturedHandin {
   missing: string[];
   identifier: string | null;
   actor: string;
+  /** When the API received the request (server time): a hand-in counts from that moment, not from when it was processed. */
+  receivedAt?: string;
 }
 
 /** Who and what a hand-in row belongs to (the same for every version of one student). */

@@ -55,6 +55,7 @@ async function refuse(deps: ServiceDeps, p: Principal, a: OpenedAssignment, acti
  * a hand-in after the cut-off, incomplete or too large, before anything is written to its history.
  */
 export async function submitHandin(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, body: SubmitHandin & { student?: string }): Promise<HandinReceipt> {
+  const receivedAt = new Date().toISOString(); // the hand-in counts from here (see the workflow's validator)
   const req = SubmitHandin.parse({ identifier: body.identifier });
   const a = await findAssignment(deps, org, space, slug);
   const { student } = await studentOf(deps, p, a, body.student, 'hand in');
@@ -80,6 +81,7 @@ export async function submitHandin(deps: ServiceDeps, p: Principal, org: string,
     missing: captured.missing,
     identifier: req.identifier ?? null,
     actor: actorOf(p),
+    receivedAt,
   };
   // When this student's hand-in closes: their deadline, or under accept-late the later cut-off.
   const deadline = student.extendedUntil ?? a.assignment.dueAt;

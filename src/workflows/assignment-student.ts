@@ -15,6 +15,18 @@ export const handInUpdate = defineUpdate<HandinReceipt, [CapturedHandin]>('handI
 export const setDeadlinesSignal = defineSignal<[{ deadline: string; cutoffAt: string | null }]>('setDeadlines');
 export const studentStateQuery = defineQuery<{ deadline: string; closes_at: string; versions: number; collected: boolean }>('studentState');
 
+/**
+ * The moment a hand-in counts: when the API received it, so a queue in front of a busy server does not
+ * push an on-time hand-in past the deadline. That time is trusted only within a few minutes of the
+ * workflow's own clock (the API sets it; a clock far off — or a test server that skips time — is not used).
+ */
+const RECEIVED_AT_TOLERANCE_MS = 5 * 60_000;
+function handedInAt(handin: CapturedHandin): number {
+  const now = Date.now();
+  const received = handin.receivedAt ? new Date(handin.receivedAt).getTime() : NaN;
+  return received <= now && now - received <= RECEIVED_AT_TOLERANCE_MS ? received : now;
+}
+
 /** How long a closed student workflow waits for an extension before it ends. */
 const KEEP_OPEN_AFTER_CLOSE = '365 days';
 
@@ -47,7 +59,7 @@ export async function studentAssignmentWorkflow(input: StudentAssignmentInput): 
   setHandler(
     handInUpdate,
     async (handin) => {
-      const now = Date.now(); // workflow time: the same instant the validator checked
+      const now = handedInAt(handin); // the same instant the validator checked
       const version = ++versions;
       studentHandedIn = true;
       const receipt = await act.recordHandin({ ...input.record, version, handedInAt: new Date(now).toISOString(), late: now > deadline, autoCollected: false, handin, taskId: workflowId });
@@ -57,7 +69,7 @@ export async function studentAssignmentWorkflow(input: StudentAssignmentInput): 
     {
       // Runs before anything is written to history: a refused hand-in leaves no trace in the workflow.
       validator: (handin) => {
-        const now = Date.now();
+        const now = handedInAt(handin);
         if (now > closesAt()) {
           throw ApplicationFailure.nonRetryable(
             `hand-in is closed: the ${input.latePolicy === 'accept-late' && cutoff !== null ? 'cut-off' : 'deadline'} was ${new Date(closesAt()).toISOString()}`,

@@ -6,6 +6,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { asc } from 'drizzle-orm';
 import type { CreateAssignment, HandinReceipt } from '../../src/domain';
+import type { CapturedHandin } from '../../src/domain/assignment-run';
+import { blobStoreOf } from '../../src/store/blobs';
+import { captureHandinTree } from '../../src/store/handin-capture';
 import * as assignments from '../../src/service/assignments';
 import { assignmentStatus } from '../../src/service/assignment-status';
 import type { Principal, ServiceDeps } from '../../src/service/deps';
@@ -144,6 +147,24 @@ describe('assignment lifecycle (time-skipping)', () => {
       [1, false, false],
       [2, true, true],
     ]);
+  }, 60_000);
+
+  it('counts a hand-in from when the API received it, not from when a busy worker got to it', async () => {
+    const t0 = await env.currentTimeMs();
+    const due = t0 + 2 * DAY;
+    await create('queue', { due_at: new Date(due).toISOString(), targets: [{ org_slug: 'uni', space_slug: 'course', instance_slug: 's2' }] as never });
+    ids.queue = (await assignments.findAssignment(deps, 'uni', 'course', 'queue')).assignment.id;
+    await waitForRelease();
+    write('s2', 'hw/answers.md', 'sent at 23:59:50, processed after the deadline\n');
+    await sleepUntil(new Date(due + 30_000));
+    const captured = await captureHandinTree(await blobStoreOf(cat.dir), instancePaths(cat.dir, students.s2!.instanceId), ['hw/answers.md']);
+    const handle = env.client.workflow.getHandle(`assignment/${assignmentId()}/student/${students.s2!.instanceId}`);
+    const received = new Date(due - 10_000).toISOString();
+    const receipt = await handle.executeUpdate<HandinReceipt, [CapturedHandin]>('handIn', { args: [{ ...captured, identifier: null, actor: 'user:s2@uni.edu', receivedAt: received }] });
+    expect(receipt).toMatchObject({ late: false, handed_in_at: received, auto_collected: false });
+    // A receipt time far behind the workflow's clock is not trusted: the hand-in counts now, and is refused.
+    const stale = handle.executeUpdate('handIn', { args: [{ ...captured, identifier: null, actor: 'user:s2@uni.edu', receivedAt: new Date(due - 3_600_000).toISOString() }] });
+    await expect(stale).rejects.toThrow();
   }, 60_000);
 
   it('cancelling before the release stops the release timer: nothing is distributed', async () => {
