@@ -51,7 +51,7 @@ let SOURCE = join(WORK, 'source');
 const SMALL_FILE = '# Welcome\n\nThe first exercise sheet is in /files/tree. Hand it in by Friday.\n';
 
 function parseArgs(argv) {
-  const opts = { runs: 3, targets: 50, fanout: 500, singles: 3, partTimes: 20, report: true, smoke: false };
+  const opts = { runs: 3, targets: 50, fanout: 500, singles: 3, partTimes: 20, profileTargets: 100, report: true, smoke: false };
   const count = (flag, value, min) => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min) fail(`${flag} must be a whole number ≥ ${min}`);
@@ -149,7 +149,7 @@ async function emptyFolders(dirs, waitMs) {
 // Handout: one `handout up`, driven through the real CLI (timed) and the HTTP API (bulk setup).
 
 class Handout {
-  static async start(cli, dataDir) {
+  static async start(cli, dataDir, nodeArgs = []) {
     const [port, temporalPort, uiPort] = await freePorts(3);
     mkdirSync(dataDir, { recursive: true });
     const env = {
@@ -163,7 +163,7 @@ class Handout {
     };
     // Embedded mode with the PGlite catalog and the default settings, whatever the caller's shell has set.
     for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'HANDOUT_HOST', 'TEMPORAL_UI_URL', 'HANDOUT_TEST_ACTIVITY_DELAY_MS', 'SMTP_URL', 'HANDOUT_DISTRIBUTION_CONCURRENCY']) delete env[name];
-    const child = track(spawn(process.execPath, [join(APP, 'bin', 'handout.js'), 'up'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = track(spawn(process.execPath, [...nodeArgs, join(APP, 'bin', 'handout.js'), 'up'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
     const output = tail(child);
     try {
       await waitUntil(child, 'handout up', () => healthy(`http://127.0.0.1:${port}/healthz`), output, { timeoutMs: 180_000, pollMs: 100 });
@@ -433,6 +433,82 @@ async function partsRound(dataDir, stages, opts, waitMs) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Where the server's main thread spends a fan-out: a second `handout up` under `node --cpu-prof`, one
+// small file to `n` targets (after one untimed warm-up distribution), the profile cut to that distribution.
+
+/** The first frame of a sample's stack that says what the main thread was doing for Handout. */
+function categoryOf(stack) {
+  const text = stack.map((f) => `${f.url} ${f.functionName}`).join('\n');
+  const leaf = stack[0].functionName;
+  if (leaf === '(idle)') return 'idle (waiting for I/O, timers, other threads)';
+  if (leaf === '(garbage collector)') return 'garbage collection';
+  if (/store\/tree\/durability\.js/.test(text)) return 'spawning `sync -f` (durability.js: child_process.execFile)';
+  if (/pglite/.test(text)) return 'PGlite (the catalog: SQL in WebAssembly)';
+  if (/drizzle-orm/.test(text)) return 'drizzle (building queries, mapping rows)';
+  if (/audit-log/.test(text)) return 'audit chain (hashing, canonical JSON)';
+  if (/@temporalio/.test(text)) return 'Temporal SDK (worker, activations, payloads)';
+  if (/store\/tree\/|blob-store/.test(text)) return 'materialize and blob store (main-thread part)';
+  if (/fastify|pino|light-my-request/.test(text)) return 'HTTP API';
+  if (/\/dist\//.test(text)) return 'other Handout code';
+  return 'other (Node internals, program)';
+}
+
+function analyseProfile(file, fromUs, toUs) {
+  const p = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const cache = new Map();
+  const ms = {};
+  let t = p.startTime;
+  let total = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i];
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
+    if (t < fromUs || t > toUs) continue;
+    let c = cache.get(p.samples[i]);
+    if (!c) {
+      const stack = [];
+      for (let n = byId.get(p.samples[i]); n; n = byId.get(parent.get(n.id))) stack.push(n.callFrame);
+      c = categoryOf(stack);
+      cache.set(p.samples[i], c);
+    }
+    ms[c] = (ms[c] ?? 0) + dt;
+    total += dt;
+  }
+  return { ms, totalMs: total };
+}
+
+async function profileRound(cli, n) {
+  const dir = join(RUNS, 'profile');
+  const profDir = join(dir, 'cpu');
+  const h = await Handout.start(cli, join(dir, 'handout'), ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval', '250']);
+  let measured;
+  let doneAt;
+  try {
+    await h.cli(['orgs', 'create', '--slug', 'bench', '-n', 'Bench']);
+    await h.cli(['spaces', 'create', '-o', 'bench', '--slug', 'course', '-n', 'Course']);
+    const targets = Array.from({ length: n }, (_, i) => `p${String(i + 1).padStart(3, '0')}`);
+    await h.createInstances(['src', ...targets]);
+    mkdirSync(join(h.filesDir('src'), 'notice'));
+    writeFileSync(join(h.filesDir('src'), 'notice', 'welcome.md'), SMALL_FILE);
+    await h.cli(['snapshots', 'create', '-o', 'bench', '-s', 'course', '-i', 'src', '-n', 'stage', '--wait', '-f', 'json']);
+    await h.distribute('/files/notice/welcome.md', targets); // warm-up: every code path used once
+    measured = await h.distribute('/files/notice/welcome.md', targets);
+    doneAt = performance.now();
+  } finally {
+    await h.close();
+  }
+  const exitedAt = performance.now();
+  // The main thread's profile is the largest file; it ends when the process exits. The window is the
+  // task's own length, ending when the CLI saw it finished (the profile's end minus the shutdown).
+  const file = readdirSync(profDir).map((f) => join(profDir, f)).sort((x, y) => statSync(y).size - statSync(x).size)[0];
+  const endTime = JSON.parse(readFileSync(file, 'utf8')).endTime;
+  const endUs = endTime - (exitedAt - doneAt) * 1000;
+  return { n, taskMs: measured.taskMs, ...analyseProfile(file, endUs - measured.taskMs * 1000, endUs) };
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Machine and report.
 
 /**
@@ -580,6 +656,19 @@ function report(ctx) {
     '|---|---:|---:|---:|---:|---:|',
     ...ctx.cpuRows.map((c) => `| ${c.name} | ${s2(c.cli)} | ${s2(c.task)} | ${c.handout.toFixed(1)} | ${c.temporal.toFixed(1)} | ${pct((c.handout + c.temporal) * 1000, c.cli * Number(m.cores))} |`),
     '',
+    `### The server's main thread during a ${ctx.profile.n}-target fan-out (V8 CPU profile)`,
+    '',
+    `A second \`handout up\` run under \`node --cpu-prof\` (sampled every 250 µs), ${ctx.profile.n} fresh targets, one small file, after one`,
+    `untimed warm-up distribution to the same targets; the profile cut to the measured task (${s2(ctx.profile.taskMs)} s). The main`,
+    'thread runs the API, the catalog (PGlite), the Temporal worker\'s activities and every child process spawn; workflow code and',
+    'file writes run on other threads.',
+    '',
+    '| main thread | ms | per target (ms) | share |',
+    '|---|---:|---:|---:|',
+    ...Object.entries(ctx.profile.ms)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, v]) => `| ${cell(name)} | ${Math.round(v)} | ${(v / ctx.profile.n).toFixed(1)} | ${pct(v, ctx.profile.totalMs)} |`),
+    '',
     `### Parts of a target timed alone (a fresh Node process each, after one untimed materialize that starts its worker threads; on the stopped server's blob store, no API, catalog or Temporal; median of ${opts.partTimes} calls for the small stage, one for the big one)`,
     '',
     '| part | what is timed | median (ms) | min (ms) | max (ms) |',
@@ -646,6 +735,7 @@ async function main() {
     opts.runs = 1;
     opts.singles = 1;
     opts.partTimes = 3;
+    opts.profileTargets = 10;
     waitMs = 0;
   }
   for (const built of ['dist/cli/main.js', 'dist/workflow-bundle.js', 'dist/activities/distribution.js']) {
@@ -722,6 +812,8 @@ async function main() {
     `parts: materialize 1 small file ${ms1(parts.smallFsync.ms)} ms (no fsync ${ms1(parts.smallNoFsync.ms)} ms), sync -f ${ms1(parts.syncF.ms)} ms; ` +
       `the big stage into one folder ${s2(parts.bigFsync.ms)} s (no fsync ${s2(parts.bigNoFsync.ms)} s), cp -r ${s2(parts.cpOne.ms)} s; load ${loadAverage()}`,
   );
+  const profile = await profileRound(cli, opts.profileTargets);
+  log(`profile: ${opts.profileTargets} targets, task ${s2(profile.taskMs)} s; main thread: ${Object.entries(profile.ms).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ')}`);
 
   // ---- summarise
   const scen = (name, what, list, pick) => ({ name, what, ...stats(list.map(pick)) });
@@ -736,6 +828,8 @@ async function main() {
     { name: 'Handout CLI wall / cp -r', value: bigRows[0].median / bigRows[2].median, aim: AIMS.bigRatio },
     { name: 'Handout task / cp -r', value: bigRows[1].median / bigRows[2].median, aim: AIMS.bigRatio },
     { name: 'Handout CLI wall / (cp -r, then sync)', value: bigRows[0].median / bigRows[3].median },
+    // Each run's own ratio (both sides timed back to back): steadier when the load changes between runs.
+    { name: `median of each run's Handout CLI wall / cp -r (${big.map((r) => (r.handout.ms / r.cp.ms).toFixed(2)).join(', ')})`, value: stats(big.map((r) => r.handout.ms / r.cp.ms)).median, aim: AIMS.bigRatio },
   ];
   const singles = fans.flatMap((f) => f.singles);
   const fanRows = [
@@ -812,10 +906,18 @@ async function main() {
       `The big stage into one folder: ${s2(parts.bigFsync.ms)} s durable, ${s2(parts.bigNoFsync.ms)} s without fsync, \`cp -r\` ${s2(parts.cpOne.ms)} s.`,
   );
 
+  const perTarget = (re) => Object.entries(profile.ms).filter(([k]) => re.test(k)).reduce((sum, [, v]) => sum + v, 0) / profile.n;
+  findings.push(
+    `**Main thread** (CPU profile, ${profile.n} targets, task ${s2(profile.taskMs)} s = ${ms1(profile.taskMs / profile.n)} ms per target): spawning the \`sync -f\` child ` +
+      `${ms1(perTarget(/sync -f/))} ms per target (a fork and exec of the whole server process, on the event loop), the catalog ${ms1(perTarget(/PGlite|drizzle/))} ms per target, ` +
+      `Temporal's worker ${ms1(perTarget(/Temporal/))} ms, idle ${pct(profile.ms[Object.keys(profile.ms).find((k) => k.startsWith('idle'))] ?? 0, profile.totalMs)} of the time ` +
+      `(waiting for syncfs, file writes in the worker threads and Temporal).`,
+  );
+
   m.uptimeAfter = commandOutput('uptime', [], ROOT) ?? loadAverage();
   const text = report({
     m, opts, treeInfo: treeInfoOf(files), bigRows, ratios, fanRows, fan, bigPhases: bigMid.phases, fanPhases: fanMid.phases, singlePhases: singleMid.phases,
-    cpuRows, partRows, loads, findings, elapsedMs: performance.now() - t0, bigRuns: big.length, fanRuns: fans.length, singleRuns: singles.length, snapshotMs, needGiB,
+    cpuRows, partRows, profile, loads, findings, elapsedMs: performance.now() - t0, bigRuns: big.length, fanRuns: fans.length, singleRuns: singles.length, snapshotMs, needGiB,
   });
   process.stdout.write(`\n${text}`);
   if (opts.report) {
