@@ -128,6 +128,7 @@ describe('assignments on the real stack', () => {
     // The deadline has passed already: the late joiner's hand-in is collected at once, exactly once.
     await waitFor(async () => (await stack.call<HandinView[]>('GET', `${A}/hw1/handins?student=s4`, { key: keys.prof })).body.length === 1);
     expect((await stack.call<HandinView[]>('GET', `${A}/hw1/handins?student=s4`, { key: keys.prof })).body[0]).toMatchObject({ version: 1, auto_collected: true });
+    await waitFor(async () => (await stack.catalog.db.select().from(outboxMails).where(isNull(outboxMails.sentAt))).length === 0); // its receipt is mailed
   }, 60_000);
 
   describe('bad input: a clear error, and nothing changes', () => {
