@@ -479,7 +479,7 @@ const pct = (a, b) => `${Math.round((100 * a) / b)} %`;
 const MiB = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function report(ctx) {
-  const { m, opts, treeInfo, rows, ratios, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs, warmRuns, coldRuns } = ctx;
+  const { m, opts, treeInfo, rows, ratios, perRun, unsteady, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs, warmRuns, coldRuns } = ctx;
   const cell = (text) => text.replace(/\|/g, '\\|');
   const row = (r) => `| ${cell(r.name)} | ${cell(r.what)} | ${s2(r.median)} | ${s2(r.min)} | ${s2(r.max)} |`;
   const ratioRow = (r) => `| ${r.name} | ${r.value.toFixed(2)}× | ${r.aim ? `≤ ${r.aim.toFixed(1)}×` : '(context)'} | ${r.aim ? (r.value <= r.aim ? 'met' : 'not met') : ''} |`;
@@ -527,6 +527,23 @@ function report(ctx) {
     '|---|---:|---:|---|',
     ...ratios.map(ratioRow),
     '',
+    '### The same ratios, taken within each run',
+    '',
+    'Each ratio of one run\'s Handout time to the same run\'s baseline (timed right after it), and their median.',
+    '',
+    `| run | ${perRun.names.join(' | ')} | load average after the run |`,
+    `|---|${perRun.names.map(() => '---:|').join('')}---|`,
+    ...perRun.runs.map((r) => `| ${r.run} | ${r.values.map((v) => `${v.toFixed(2)}×`).join(' | ')} | ${r.load} |`),
+    `| median | ${perRun.medians.map((v) => `${v.toFixed(2)}×`).join(' | ')} | |`,
+    '',
+    ...(unsteady.length
+      ? [
+          `**Unsteady baselines:** ${unsteady.map((r) => `${r.name} took ${s2(r.min)}–${s2(r.max)} s`).join(', ')} (slowest over twice the fastest): other work on the`,
+          'machine disturbed them, and a ratio over their median is only as good as that median. Read the per-run ratios, and the',
+          'runs with the lowest load, with that in mind.',
+          '',
+        ]
+      : []),
     ...(m.previous
       ? [
           `## Compared with the previous report (HEAD ${m.previous.head ?? 'unknown'}, ${m.previous.date ?? 'date unknown'})`,
@@ -813,6 +830,22 @@ async function main() {
 
   const details = warm.map((r, i) => ({ run: i + 1, full: r.full.task.result, incr: r.incr.task.result, restore: r.restore.task.result, load: r.loadAfter }));
 
+  // Both sides of a comparison run back to back within a run, so a ratio taken within each run is
+  // less exposed to other work on the machine than the ratio of two medians taken across runs.
+  const perRunDefs = [
+    ['full / git', (r) => r.full.ms / r.gitFull.ms],
+    ['incremental / git', (r) => r.incr.ms / r.gitIncr.ms],
+    ['restore / cp -r', (r) => r.restore.ms / r.cp.ms],
+    ['restore / (cp -r, then sync)', (r) => r.restore.ms / r.cpSync.ms],
+  ];
+  const perRun = {
+    names: perRunDefs.map(([name]) => name),
+    runs: warm.map((r, i) => ({ run: i + 1, values: perRunDefs.map(([, f]) => f(r)), load: r.loadAfter })),
+    medians: perRunDefs.map(([, f]) => stats(warm.map(f)).median),
+  };
+  // Baselines whose slowest run took over twice their fastest: a sign that other work disturbed them.
+  const unsteady = rows.filter((r) => ['git full', 'git incremental', 'cp -r', 'cp -r, then sync (context)', 'sha256sum'].includes(r.name) && r.max > 2 * r.min);
+
   const columns = ['captureFiles', 'captureTables', 'captureApps', 'commitSnapshot', 'child snapshotWorkflow', 'applyFiles', 'applyTables', 'applyApps', 'appendAudit'];
   const phaseRow = (name, list, pickRun, pickPhases) => {
     const phases = {};
@@ -929,7 +962,7 @@ async function main() {
 
   m.loadAfter = loadAverage();
   m.uptimeAfter = commandOutput('uptime', []) ?? 'unknown';
-  const text = report({ needGiB, m, opts, treeInfo, rows, ratios, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs: performance.now() - t0, warmRuns: warm.length, coldRuns: cold.length });
+  const text = report({ needGiB, m, opts, treeInfo, rows, ratios, perRun, unsteady, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs: performance.now() - t0, warmRuns: warm.length, coldRuns: cold.length });
   process.stdout.write(`\n${text}`);
   if (opts.report) {
     mkdirSync(join(__dirname, 'reports'), { recursive: true });
