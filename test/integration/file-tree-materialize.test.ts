@@ -56,27 +56,54 @@ afterAll(async () => {
 });
 
 describe('durability', () => {
+  // More files than a small write may sync one by one (32), in a few folders.
+  const manyFiles = (label: string) => Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`${label}/f${i % 3}/n${i}.txt`, `${label} ${i}`]));
+
   it('syncs the target file system once, after the last file is written, and only when something was written', async () => {
     const src = freshDir('src');
-    build(src, { 'a.txt': 'a', 'sub/b.txt': 'b', 'sub/deeper/c.txt': 'c', 'd.txt': 'd', 'e.txt': 'e' });
+    build(src, manyFiles('many'));
     const { rootTree } = await snapshotTree(src, blobs, null, {});
 
     const target = freshDir('target');
-    expect(await materializeTree(blobs, rootTree, target, { strategy: 'mirror' })).toMatchObject({ filesWritten: 5 });
-    expect(syncCalls()).toEqual(['probe', `-f -- ${target} 5`]);
+    expect(await materializeTree(blobs, rootTree, target, { strategy: 'mirror' })).toMatchObject({ filesWritten: 40 });
+    expect(syncCalls()).toEqual(['probe', `-f -- ${target} 40`]);
 
     // Nothing to write: nothing to sync.
     expect(await materializeTree(blobs, rootTree, target, { strategy: 'overwrite', subPaths: [] })).toMatchObject({ filesWritten: 0 });
     // fsync: false asks for no durability at all.
-    expect(await materializeTree(blobs, rootTree, freshDir('unsynced'), { strategy: 'mirror', fsync: false })).toMatchObject({ filesWritten: 5 });
+    expect(await materializeTree(blobs, rootTree, freshDir('unsynced'), { strategy: 'mirror', fsync: false })).toMatchObject({ filesWritten: 40 });
     // ignore_existing syncs each file before it gets its name instead: its retry would keep a torn one.
-    expect(await materializeTree(blobs, rootTree, freshDir('kept'), { strategy: 'ignore_existing' })).toMatchObject({ filesWritten: 5 });
+    expect(await materializeTree(blobs, rootTree, freshDir('kept'), { strategy: 'ignore_existing' })).toMatchObject({ filesWritten: 40 });
     expect(syncCalls()).toHaveLength(2);
+  });
+
+  it('makes a small write durable file by file and folder by folder, without syncing the whole file system', async () => {
+    const src = freshDir('src-small');
+    build(src, { 'notice/welcome.md': 'welcome', 'a.txt': 'a', 'sub/b.txt': 'b' });
+    const { rootTree } = await snapshotTree(src, blobs, null, {});
+    const before = syncCalls().length;
+    const target = freshDir('target-small');
+    build(target, { 'stale.txt': 'not in the tree' });
+
+    expect(await materializeTree(blobs, rootTree, target, { strategy: 'mirror' })).toMatchObject({ filesWritten: 3, dirsCreated: 2, removed: 1 });
+    expect(await materializeTree(blobs, rootTree, target, { strategy: 'overwrite', subPaths: ['notice/welcome.md'] })).toMatchObject({ filesWritten: 1 });
+    expect(syncCalls().slice(before)).toEqual([]);
+    expect(readdirSync(target).sort()).toEqual(['a.txt', 'notice', 'sub']);
+    expect(readFileSync(join(target, 'notice/welcome.md'), 'utf8')).toBe('welcome');
+
+    // A symlink's own inode is only made durable by the file-system sync, however small the write.
+    const withLink = freshDir('src-link');
+    build(withLink, { 'x.txt': 'x' });
+    symlinkSync('x.txt', join(withLink, 'link'));
+    const linked = await snapshotTree(withLink, blobs, null, {});
+    const linkTarget = freshDir('target-link');
+    expect(await materializeTree(blobs, linked.rootTree, linkTarget, { strategy: 'mirror' })).toMatchObject({ filesWritten: 1, symlinksWritten: 1 });
+    expect(syncCalls().slice(before)).toEqual([`-f -- ${linkTarget} 1`]);
   });
 
   it('reports progress while a slow final sync runs, so the activity keeps heartbeating', async () => {
     const src = freshDir('src-slow-sync');
-    build(src, { 'one.txt': '1', 'two.txt': '2' });
+    build(src, manyFiles('slow'));
     const { rootTree } = await snapshotTree(src, blobs, null, {});
     const reports: number[] = [];
     process.env.SYNC_SLEEP = '3';
@@ -86,7 +113,7 @@ describe('durability', () => {
       delete process.env.SYNC_SLEEP;
     }
     // One report when the files are written, and more while the sync (held for 3 s by the shim) runs.
-    expect(reports.filter((files) => files === 2).length).toBeGreaterThanOrEqual(2);
+    expect(reports.filter((files) => files === 40).length).toBeGreaterThanOrEqual(2);
   });
 
   it('still writes everything where `sync -f` does not work (each file is synced instead)', async () => {

@@ -156,7 +156,7 @@ export interface FileJobError extends Error {
 
 /**
  * Writes each file into the directory `dir` whole: a new temp file (O_EXCL | O_NOFOLLOW, so nothing
- * planted at its name is followed), the blob's bytes, its mode, optionally fdatasync, then rename()
+ * planted at its name is followed), the blob's bytes, its mode, optionally fsync, then rename()
  * over the name, which replaces a file or symlink there and never follows it. Stops at the first
  * failure, removing that file's temp file, and throws it with its index; files before it stay written.
  */
@@ -174,7 +174,7 @@ export function writeFiles(args: { dir: string; tempPrefix: string; files: FileT
     try {
       copyBlob(file, fd, buffer, args.kernelCopy);
       fs.fchmodSync(fd, file.mode);
-      if (args.fsync) fs.fdatasyncSync(fd);
+      if (args.fsync) fs.fsyncSync(fd); // fsync, not fdatasync: the mode set just above must last too
       fs.closeSync(fd);
       fd = -1;
       fs.renameSync(temp, `${args.dir}/${file.name}`);
