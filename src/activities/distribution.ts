@@ -33,9 +33,16 @@ export function createDistributionActivities(deps: ActivityDeps) {
   const { catalog, dataDir, mailer } = deps;
   const apply = createApplyStageActivities(deps);
 
+  // A distribution's request never changes once it is stored: each of its targets reads it from here
+  // instead of the catalog (a 500-target fan-out would otherwise read it 500 times).
+  const records = new Map<string, DistributionRecord>();
   async function recordOf(distributionId: string): Promise<DistributionRecord> {
+    const known = records.get(distributionId);
+    if (known) return known;
     const row = await distStore.findDistribution(catalog.db, distributionId);
     if (!row) throw ApplicationFailure.nonRetryable(`distribution ${distributionId} is not in the catalog`, FAILURE_TYPES.notFound);
+    if (records.size >= 64) records.clear();
+    records.set(distributionId, row.request as DistributionRecord);
     return row.request as DistributionRecord;
   }
 
