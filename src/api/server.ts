@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
 import { ERROR_STATUS, type ErrorBody } from '../domain/errors';
+import type { Logger } from '../runtime/logger';
 import type { Principal, ServiceDeps } from '../service/deps';
 import { HandoutError } from '../service/errors';
 import { authenticate } from '../service/identity';
@@ -41,10 +42,11 @@ function describeValidation(issues: { path?: PropertyKey[]; message: string }[],
  * The HTTP API: JSON, zod-validated, OpenAPI at /api/openapi.json. Everything under /api/v1 needs
  * `Authorization: Bearer <key>`; only /healthz (no data) and the OpenAPI document are open.
  */
-export async function buildApi(deps: ServiceDeps, opts: { logger?: boolean } = {}): Promise<HandoutApp> {
+export async function buildApi(deps: ServiceDeps, opts: { logger?: Logger } = {}): Promise<HandoutApp> {
   // Task ids are workflow ids (`assignment/<uuid>/feedback-release/<uuid>` is 101 characters): longer
   // than find-my-way's default of 100 per path parameter.
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 500 } }).withTypeProvider<ZodTypeProvider>();
+  // The server's logger gets what went wrong (a 500's cause), not a line per request.
+  const app = Fastify({ ...(opts.logger ? { loggerInstance: opts.logger, disableRequestLogging: true } : { logger: false }), bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 500 } }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(swagger, {
@@ -53,7 +55,10 @@ export async function buildApi(deps: ServiceDeps, opts: { logger?: boolean } = {
   });
 
   app.setErrorHandler((err, _request, reply) => {
-    if (err instanceof HandoutError) return reply.status(ERROR_STATUS[err.code]).send(errorBody(err.code, err.message));
+    if (err instanceof HandoutError) {
+      if (ERROR_STATUS[err.code] >= 500) app.log.warn(err); // the cause (a Temporal or catalog error) is for the operator
+      return reply.status(ERROR_STATUS[err.code]).send(errorBody(err.code, err.message));
+    }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const issues = err.validation.map((v) => ({ path: v.instancePath.split('/').filter(Boolean), message: v.message ?? 'invalid' }));
       return reply.status(400).send(errorBody('invalid_input', describeValidation(issues, err.validationContext)));

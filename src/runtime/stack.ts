@@ -113,7 +113,7 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
       blobGcGraceMs: config.blobGcGraceSeconds * 1000,
       distributionConcurrency: config.distributionConcurrency,
     };
-    const api: HandoutApp = await buildApi(deps);
+    const api: HandoutApp = await buildApi(deps, { logger });
     await api.listen({ host: config.host, port: config.port });
     undo.push({ part: 'API', stop: () => api.close() });
     const address = api.server.address();
