@@ -24,11 +24,12 @@ import { forbidden, HandoutError } from './errors';
 /** The caller's own student instance in this assignment (or, for a space admin, the one named). */
 async function studentOf(deps: ServiceDeps, p: Principal, a: OpenedAssignment, who: string | undefined, action: string): Promise<{ student: store.StudentRow; admin: boolean }> {
   const admin = isSpaceAdmin(p, await grantsOf(deps.catalog.db, p), a.space.id);
-  const students = await store.listStudents(deps.catalog.db, a.assignment.id);
+  const [enrolled] = await store.listStudents(deps.catalog.db, a.assignment.id, { ownerEmail: p.email });
   // A group assignment enrols its students at its release; before that, a student instance of the space counts.
-  const own = students.find((s) => s.ownerEmail === p.email) ?? (a.assignment.groupTarget ? await ownStudentInstance(deps, p, a) : undefined);
+  const own = enrolled ?? (a.assignment.groupTarget ? await ownStudentInstance(deps, p, a) : undefined);
   if (who !== undefined) {
-    const named = admin ? await findStudent(deps, a, who) : students.find((s) => s.slug === who || s.ownerEmail === who.toLowerCase());
+    const matching = admin ? [await findStudent(deps, a, who)] : await store.listStudents(deps.catalog.db, a.assignment.id, { slugOrEmail: who });
+    const named = matching.find((s) => s.slug === who) ?? matching[0];
     if (named && (admin || named.instanceId === own?.instanceId)) return { student: named, admin };
     await refuse(deps, p, a, action, `${p.email} may ${action} only for their own instance, not for "${who}"`);
   }
@@ -87,17 +88,35 @@ export async function submitHandin(deps: ServiceDeps, p: Principal, org: string,
   const deadline = student.extendedUntil ?? a.assignment.dueAt;
   const closes = a.assignment.latePolicy === 'accept-late' && a.assignment.cutoffAt && a.assignment.cutoffAt > deadline ? a.assignment.cutoffAt : deadline;
   const closed = () => reject(`hand-in is closed: it closed at ${showInZone(closes, a.assignment.timezone)}`);
-  try {
-    return await deps.temporal.workflow.getHandle(studentWorkflowId(a.assignment.id, student.instanceId)).executeUpdate<HandinReceipt, [CapturedHandin]>('handIn', { args: [handin] });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      if ((err.cause as { type?: string } | undefined)?.type === 'HandinClosed') return closed();
-      return reject(innermostMessage(err), /incomplete|size limit/.test(innermostMessage(err)) ? 'invalid_input' : 'conflict');
+  // One update id for every attempt: Temporal answers a repeated id with the first attempt's outcome,
+  // so a call that timed out (a busy server minutes before a deadline) is asked again without any risk
+  // of recording the hand-in twice, and the student is never told "error" about a hand-in that was kept.
+  const handle = deps.temporal.workflow.getHandle(studentWorkflowId(a.assignment.id, student.instanceId));
+  const updateId = `handin/${randomUUID()}`;
+  const giveUpAt = Date.now() + UPDATE_PATIENCE_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.executeUpdate<HandinReceipt, [CapturedHandin]>('handIn', { args: [handin], updateId });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        if ((err.cause as { type?: string } | undefined)?.type === 'HandinClosed') return closed();
+        return reject(innermostMessage(err), /incomplete|size limit/.test(innermostMessage(err)) ? 'invalid_input' : 'conflict');
+      }
+      if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) return closed();
+      if (Date.now() >= giveUpAt) {
+        throw new HandoutError(
+          'unavailable',
+          `the server is too busy to confirm this hand-in (received at ${showInZone(receivedAt, a.assignment.timezone)}); it may still be recorded with that time: run \`handout handin list ${slug}\` before handing in again`,
+          { cause: err },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 2000)));
     }
-    if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) return closed();
-    throw err;
   }
 }
+
+// How long a hand-in call keeps asking a busy Temporal for the update's outcome before it says so.
+const UPDATE_PATIENCE_MS = 120_000;
 
 export async function listHandins(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, who?: string): Promise<HandinView[]> {
   const a = await findAssignment(deps, org, space, slug);

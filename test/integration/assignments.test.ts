@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import type { AssignmentView, AuditEvent, HandinReceipt, HandinView, StudentStatusRow, TaskStarted, TaskView } from '../../src/domain';
 import { findInstance, findOrg, findSpace } from '../../src/store/catalog/directory';
 import { instancePaths } from '../../src/store/instance-storage';
-import { outboxMails } from '../../src/store/catalog/schema';
-import { isNull } from 'drizzle-orm';
+import { outboxMails, users } from '../../src/store/catalog/schema';
+import { eq, isNull } from 'drizzle-orm';
+import { Client, ServiceError } from '@temporalio/client';
+import { submitHandin } from '../../src/service/handins';
 import { inst, upload } from '../helpers/content';
 import { createInstance, finishedTask, userWithKey } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
@@ -129,6 +131,51 @@ describe('assignments on the real stack', () => {
     await waitFor(async () => (await stack.call<HandinView[]>('GET', `${A}/hw1/handins?student=s4`, { key: keys.prof })).body.length === 1);
     expect((await stack.call<HandinView[]>('GET', `${A}/hw1/handins?student=s4`, { key: keys.prof })).body[0]).toMatchObject({ version: 1, auto_collected: true });
     await waitFor(async () => (await stack.catalog.db.select().from(outboxMails).where(isNull(outboxMails.sentAt))).length === 0); // its receipt is mailed
+  }, 60_000);
+
+  it('answers a hand-in whose first answer from Temporal was lost with the one receipt it recorded', async () => {
+    const created = await stack.call<TaskStarted & ErrorReply>('POST', A, {
+      key: keys.prof,
+      body: {
+        name: 'Homework 2',
+        slug: 'hw2',
+        source: { org_slug: 'uni', space_slug: 'course', instance_slug: 'master' },
+        files: ['/files/hw1'],
+        handin: ['/files/hw1/answers.md'],
+        targets: 'group',
+        due_at: new Date(Date.now() + 10 * 60_000).toISOString(),
+        timezone: 'Europe/Zurich',
+      },
+    });
+    expect((await finishedTask(stack, created.body.task_id, keys.prof)).status).toBe('COMPLETED');
+    // A client whose first update call is recorded by Temporal, but whose answer never comes back (what a
+    // timed-out call looks like to the API minutes before a deadline): the fault is injected into the
+    // real client by an interceptor; the server, worker and catalog are real.
+    let lost = 0;
+    const lossy = new Client({
+      connection: stack.deps.temporal.connection,
+      namespace: stack.deps.temporal.options.namespace,
+      interceptors: {
+        workflow: [
+          {
+            async startUpdate(input, next) {
+              const output = await next(input);
+              if (lost++ === 0) throw new ServiceError('connection reset before the answer arrived');
+              return output;
+            },
+          },
+        ],
+      },
+    });
+    const [user] = await stack.catalog.db.select().from(users).where(eq(users.email, 's2@uni.edu'));
+    const receipt = await submitHandin({ ...stack.deps, temporal: lossy }, { userId: user!.id, email: user!.email, isAdmin: false }, 'uni', 'course', 'hw2', {});
+    expect(lost).toBe(2); // asked twice, with the same update id
+    expect(receipt).toMatchObject({ version: 1, student: 's2@uni.edu', auto_collected: false });
+    const stored = (await stack.call<HandinView[]>('GET', `${A}/hw2/handins`, { key: keys.s2 })).body;
+    expect(stored.map((h) => [h.version, h.sha256])).toEqual([[1, receipt.sha256]]);
+    const events = (await stack.call<AuditEvent[]>('GET', `/api/v1/audit?subject=assignment:uni/course/hw2&action=handin.submitted`, { key: keys.prof })).body;
+    expect(events).toHaveLength(1);
+    await stack.call('POST', `${A}/hw2/cancel`, { key: keys.prof });
   }, 60_000);
 
   describe('bad input: a clear error, and nothing changes', () => {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, or, sql } from 'drizzle-orm';
 import type { CatalogDb } from './db';
 import { lockGroup } from './group-lock';
 import { assignments, assignmentStudents, feedback, handins, instances, users } from './schema';
@@ -39,13 +39,18 @@ export async function updateAssignment(db: CatalogDb, id: string, set: Partial<t
   await db.update(assignments).set(set).where(eq(assignments.id, id));
 }
 
-export async function listStudents(db: CatalogDb, assignmentId: string): Promise<StudentRow[]> {
+/**
+ * The assignment's students, by instance slug; `who` narrows them to the one whose instance slug or
+ * owner e-mail it is (a hand-in asks for one student, not for a list of 500).
+ */
+export async function listStudents(db: CatalogDb, assignmentId: string, who?: { slugOrEmail?: string; ownerEmail?: string }): Promise<StudentRow[]> {
+  const narrowed = who?.slugOrEmail !== undefined ? or(eq(instances.slug, who.slugOrEmail), eq(users.email, who.slugOrEmail.toLowerCase())) : who?.ownerEmail !== undefined ? eq(users.email, who.ownerEmail) : undefined;
   return db
     .select({ instanceId: assignmentStudents.instanceId, slug: instances.slug, ownerEmail: users.email, extendedUntil: assignmentStudents.extendedUntil })
     .from(assignmentStudents)
     .innerJoin(instances, eq(instances.id, assignmentStudents.instanceId))
     .leftJoin(users, eq(users.id, instances.ownerId))
-    .where(eq(assignmentStudents.assignmentId, assignmentId))
+    .where(and(eq(assignmentStudents.assignmentId, assignmentId), narrowed))
     .orderBy(asc(instances.slug));
 }
 
