@@ -1,7 +1,8 @@
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { HandinReceipt } from '../domain/assignments';
 import type { CapturedHandin, StudentAssignmentInput } from '../domain/assignment-run';
+import { catalogSteps } from './catalog-steps';
 import { mailAct } from './distribution-target';
 
 // One workflow per student and assignment (`assignment/<id>/student/<instance>`): the deadline timer,
@@ -36,16 +37,6 @@ const act = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['Conflict', 'NotFound', 'InvalidInput', 'DiskFull'] },
 });
 
-// Recording a hand-in is a few catalog rows: run in the worker that handles the update, as a local
-// activity, it answers the student without a round trip through the task queue and a second workflow
-// task (minutes before a deadline, hundreds of students wait on exactly this). Retry-safe: keyed by version.
-const local = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['Conflict', 'NotFound', 'InvalidInput', 'DiskFull'] },
-});
-// Histories written before hand-ins were recorded locally replay with the activity they scheduled.
-const RECORD_LOCALLY = 'record-handin-as-local-activity';
-
 export async function studentAssignmentWorkflow(input: StudentAssignmentInput): Promise<{ versions: number; auto_collected: number }> {
   const { workflowId } = workflowInfo();
   let deadline = new Date(input.deadline).getTime();
@@ -72,8 +63,9 @@ export async function studentAssignmentWorkflow(input: StudentAssignmentInput): 
       const now = handedInAt(handin); // the same instant the validator checked
       const version = ++versions;
       studentHandedIn = true;
-      const recordHandin = patched(RECORD_LOCALLY) ? local.recordHandin : act.recordHandin;
-      const receipt = await recordHandin({ ...input.record, version, handedInAt: new Date(now).toISOString(), late: now > deadline, autoCollected: false, handin, taskId: workflowId });
+      // A few catalog rows, as a local activity (catalog-steps.ts): the student's answer needs no
+      // task-queue round trip and no second workflow task; minutes before a deadline, hundreds wait on this.
+      const receipt = await catalogSteps(act).recordHandin({ ...input.record, version, handedInAt: new Date(now).toISOString(), late: now > deadline, autoCollected: false, handin, taskId: workflowId });
       mailsQueued = true;
       return receipt;
     },
@@ -114,6 +106,19 @@ export async function studentAssignmentWorkflow(input: StudentAssignmentInput): 
       await restartIfSuggested();
     }
   };
+  /**
+   * Closed: true once the deadline moves (an extension), false after a year of quiet. A hand-in that
+   * arrived before the close but was recorded after it (a busy server at the deadline) still gets its
+   * receipt mailed meanwhile; histories from before this replay with the wait they had.
+   */
+  const idleUntilReopened = async (): Promise<boolean> => {
+    const sendsWhileClosed = patched('receipts-sent-while-closed');
+    for (;;) {
+      await sendMails();
+      if (!(await condition(() => deadlineMoved || (sendsWhileClosed && mailsQueued), KEEP_OPEN_AFTER_CLOSE))) return false;
+      if (deadlineMoved) return true;
+    }
+  };
   /** A student who hands in very often (Temporal allows 2,000 updates per run): a fresh history at a quiet point. */
   const restartIfSuggested = async () => {
     if (!workflowInfo().continueAsNewSuggested) return;
@@ -138,8 +143,7 @@ export async function studentAssignmentWorkflow(input: StudentAssignmentInput): 
       }
       // Closed. The workflow stays (idle, no timer but this one) so that an extension or a changed due
       // time reopens hand-in at once; `assignments cancel` ends it, or a year of quiet does.
-      await sendMails();
-      if (!(await condition(() => deadlineMoved, KEEP_OPEN_AFTER_CLOSE))) break;
+      if (!(await idleUntilReopened())) break;
       deadlineMoved = false;
       collectedThisPeriod = false;
       await restartIfSuggested();

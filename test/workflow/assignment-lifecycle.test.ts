@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -162,6 +162,12 @@ describe('assignment lifecycle (time-skipping)', () => {
     const received = new Date(due - 10_000).toISOString();
     const receipt = await handle.executeUpdate<HandinReceipt, [CapturedHandin]>('handIn', { args: [{ ...captured, identifier: null, actor: 'user:s2@uni.edu', receivedAt: received }] });
     expect(receipt).toMatchObject({ late: false, handed_in_at: received, auto_collected: false });
+    // Recorded after the close (the workflow was idle, waiting for an extension): its receipt is still mailed.
+    const outbox = join(cat.dir, 'outbox');
+    const receiptMailed = () =>
+      existsSync(outbox) && readdirSync(outbox).some((name) => readFileSync(join(outbox, name), 'utf8').includes(`Subject: Hand-in receipt: uni/course/queue, version ${receipt.version}`));
+    for (let waited = 0; !receiptMailed() && waited < 20_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    expect(receiptMailed()).toBe(true);
     // A receipt time far behind the workflow's clock is not trusted: the hand-in counts now, and is refused.
     const stale = handle.executeUpdate('handIn', { args: [{ ...captured, identifier: null, actor: 'user:s2@uni.edu', receivedAt: new Date(due - 3_600_000).toISOString() }] });
     await expect(stale).rejects.toThrow();
