@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
@@ -21,6 +21,8 @@ import { registerTaskRoutes } from './routes/tasks';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** When the request reached the API, before authentication (a hand-in counts from here). */
+    receivedAt: Date;
   }
 }
 
@@ -46,7 +48,7 @@ export async function buildApi(deps: ServiceDeps, opts: { logger?: Logger } = {}
   // Task ids are workflow ids (`assignment/<uuid>/feedback-release/<uuid>` is 101 characters): longer
   // than find-my-way's default of 100 per path parameter.
   // The server's logger gets what went wrong (a 500's cause), not a line per request.
-  const app = Fastify({ ...(opts.logger ? { loggerInstance: opts.logger, disableRequestLogging: true } : { logger: false }), bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 500 } }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({ ...(opts.logger ? { loggerInstance: opts.logger, logController: new LogController({ disableRequestLogging: true }) } : { logger: false }), bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 500 } }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(swagger, {
@@ -77,7 +79,9 @@ export async function buildApi(deps: ServiceDeps, opts: { logger?: Logger } = {}
   await app.register(
     async (api) => {
       api.decorateRequest('principal', null as unknown as Principal);
+      api.decorateRequest('receivedAt', null as unknown as Date);
       api.addHook('onRequest', async (request) => {
+        request.receivedAt = new Date();
         request.principal = await authenticate(deps.catalog.db, request.headers.authorization);
       });
       registerDirectoryRoutes(api as HandoutApp, deps);

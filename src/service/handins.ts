@@ -55,8 +55,10 @@ async function refuse(deps: ServiceDeps, p: Principal, a: OpenedAssignment, acti
  * then asks the student's deadline workflow to record it (an update). The workflow's validator refuses
  * a hand-in after the cut-off, incomplete or too large, before anything is written to its history.
  */
-export async function submitHandin(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, body: SubmitHandin & { student?: string }): Promise<HandinReceipt> {
-  const receivedAt = new Date().toISOString(); // the hand-in counts from here (see the workflow's validator)
+export async function submitHandin(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, body: SubmitHandin & { student?: string }, arrivedAt = new Date()): Promise<HandinReceipt> {
+  // The hand-in counts from its arrival at the API (see the workflow's validator), not from whenever a
+  // busy server got round to it.
+  const receivedAt = arrivedAt.toISOString();
   const req = SubmitHandin.parse({ identifier: body.identifier });
   const a = await findAssignment(deps, org, space, slug);
   const { student } = await studentOf(deps, p, a, body.student, 'hand in');

@@ -39,7 +39,7 @@ export function registerAssignmentRoutes(app: HandoutApp, deps: ServiceDeps): vo
     assignmentStatus(deps, req.principal, req.params.org, req.params.space, req.params.assignment),
   );
   app.post(`${PREFIX}/:assignment/handins`, { schema: { tags, params: AssignmentParams, body: SubmitBody, response: { 201: HandinReceipt } } }, async (req, reply) =>
-    reply.status(201).send(await handins.submitHandin(deps, req.principal, req.params.org, req.params.space, req.params.assignment, req.body)),
+    reply.status(201).send(await handins.submitHandin(deps, req.principal, req.params.org, req.params.space, req.params.assignment, req.body, req.receivedAt)),
   );
   app.get(`${PREFIX}/:assignment/handins`, { schema: { tags, params: AssignmentParams, querystring: StudentQuery, response: { 200: z.array(HandinView) } } }, (req) =>
     handins.listHandins(deps, req.principal, req.params.org, req.params.space, req.params.assignment, req.query.student),
