@@ -3,6 +3,7 @@ import type { Activities } from '../activities';
 import type { StageSelection } from '../activities/apply-stage';
 import type { CommittedSnapshot } from '../activities/snapshots';
 import type { TaskProgress } from '../domain/tasks';
+import { catalogSteps } from './catalog-steps';
 import { progressQuery } from './progress';
 import { snapshotWorkflow, type SnapshotInput } from './snapshot';
 
@@ -59,9 +60,10 @@ export async function restoreWorkflow(input: RestoreInput): Promise<RestoreResul
   Object.assign(progress, { done: 2, label: 'tables' });
   const tables = chosen('tables') ? await act.applyTables({ ...stage, selection: partial, mode: 'replace', exact: whole }) : null;
   Object.assign(progress, { done: 3, label: 'apps' });
-  const apps = chosen('apps') ? await act.applyApps({ ...stage, selection: partial, mode: 'overwrite', exact: whole }) : null;
+  const steps = catalogSteps(act);
+  const apps = chosen('apps') ? await steps.applyApps({ ...stage, selection: partial, mode: 'overwrite', exact: whole }) : null;
   Object.assign(progress, { done: 4, label: 'audit' });
-  await act.appendAudit({
+  await steps.appendAudit({
     event_key: `${workflowId}/snapshot.restored`,
     actor: input.actor,
     action: 'snapshot.restored',

@@ -3,6 +3,7 @@ import type { Activities } from '../activities';
 import type { CommittedSnapshot } from '../activities/snapshots';
 import type { SnapshotKind } from '../domain/snapshots';
 import type { TaskProgress } from '../domain/tasks';
+import { catalogSteps } from './catalog-steps';
 import { progressQuery } from './progress';
 
 export interface SnapshotInput {
@@ -39,9 +40,10 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedS
   Object.assign(progress, { done: 1, label: 'tables' });
   const tables = await capture.captureTables(input.instanceId);
   Object.assign(progress, { done: 2, label: 'apps' });
-  const apps = await act.captureApps(input.instanceId);
+  const steps = catalogSteps(act);
+  const apps = await steps.captureApps(input.instanceId);
   Object.assign(progress, { done: 3, label: 'commit' });
-  const committed = await act.commitSnapshot({ ...input, createdAt, taskId: workflowInfo().workflowId, files, tables, apps });
+  const committed = await steps.commitSnapshot({ ...input, createdAt, taskId: workflowInfo().workflowId, files, tables, apps });
   Object.assign(progress, { done: 4, label: 'done' });
   return committed;
 }
