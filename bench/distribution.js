@@ -692,7 +692,8 @@ function report(ctx) {
     '  applied and (a) that every file was written.',
     `- (a) \`cp -r\`: \`mkdir -p <dir>/c$i && cp -r <src files>/tree/. <dir>/c$i/\` for i = 1…${opts.targets}, one after the other, in one`,
     '  `sh`; "then sync" appends `sync`. A Handout target counts as done only once its files are durable: with `overwrite`,',
-    '  one `sync -f` (syncfs of the whole file system) after the target\'s last write (`dist/store/tree/durability.js`);',
+    '  one `sync -f` (syncfs of the whole file system) after the target\'s last write (`dist/store/tree/durability.js`), or for',
+    '  a small write (at most 32 files in 16 folders, as in (b)) an fsync of each file before its rename and of each changed folder;',
     '  `cp -r` syncs nothing, so "cp -r, then sync" is the durable equivalent (context).',
     '- Between the measurements of (a) the copies and the targets\' files are deleted, then `sync`, then nothing is timed for',
     `  ${AFTER_DELETE_WAIT_MS / 1000} s: on ext4 without a journal, creating files within a minute of deleting many is slow`,
@@ -893,7 +894,7 @@ async function main() {
 
   const partRow = (name, what, r) => ({ name, what, median: r.ms, min: r.min, max: r.max });
   const partRows = [
-    partRow('materializeTree, small stage', 'the one-file stage into a fresh folder, as applyFiles does it (durable: one `sync -f` at the end)', parts.smallFsync),
+    partRow('materializeTree, small stage', 'the one-file stage into a fresh folder, as applyFiles does it (durable: a small write, so the file and its folder are fsync\'ed)', parts.smallFsync),
     partRow('materializeTree, small stage, no fsync', 'the same with `fsync: false`: no `sync -f`', parts.smallNoFsync),
     partRow('`sync -f` alone', '`syncFileSystem()`: `execFile(\'sync\', [\'-f\', dir])` from Node, nothing written before', parts.syncF),
     partRow(`materializeTree, ${MiB(treeBytes)} stage`, 'the big stage into one fresh folder, durable', parts.bigFsync),
@@ -901,17 +902,17 @@ async function main() {
     partRow('`cp -r`, one folder', 'the same tree copied once by `cp -r`', parts.cpOne),
   ];
   findings.push(
-    `**Parts alone**: one small file materialized durably takes ${ms1(parts.smallFsync.ms)} ms, of which the \`sync -f\` (a child process and a syncfs of the whole file system) ` +
-      `is about ${ms1(parts.smallFsync.ms - parts.smallNoFsync.ms)} ms (without it ${ms1(parts.smallNoFsync.ms)} ms; \`sync -f\` alone ${ms1(parts.syncF.ms)} ms). ` +
+    `**Parts alone**: one small file materialized durably takes ${ms1(parts.smallFsync.ms)} ms, of which making it durable (an fsync of the file and of its folder) ` +
+      `is about ${ms1(parts.smallFsync.ms - parts.smallNoFsync.ms)} ms (without it ${ms1(parts.smallNoFsync.ms)} ms; a \`sync -f\` child, which a larger write uses, alone ${ms1(parts.syncF.ms)} ms). ` +
       `The big stage into one folder: ${s2(parts.bigFsync.ms)} s durable, ${s2(parts.bigNoFsync.ms)} s without fsync, \`cp -r\` ${s2(parts.cpOne.ms)} s.`,
   );
 
   const perTarget = (re) => Object.entries(profile.ms).filter(([k]) => re.test(k)).reduce((sum, [, v]) => sum + v, 0) / profile.n;
   findings.push(
-    `**Main thread** (CPU profile, ${profile.n} targets, task ${s2(profile.taskMs)} s = ${ms1(profile.taskMs / profile.n)} ms per target): spawning the \`sync -f\` child ` +
-      `${ms1(perTarget(/sync -f/))} ms per target (a fork and exec of the whole server process, on the event loop), the catalog ${ms1(perTarget(/PGlite|drizzle/))} ms per target, ` +
+    `**Main thread** (CPU profile, ${profile.n} targets, task ${s2(profile.taskMs)} s = ${ms1(profile.taskMs / profile.n)} ms per target): spawning \`sync -f\` children ` +
+      `${ms1(perTarget(/sync -f/))} ms per target (a small write fsyncs its file and folder instead), the catalog ${ms1(perTarget(/PGlite|drizzle/))} ms per target, ` +
       `Temporal's worker ${ms1(perTarget(/Temporal/))} ms, idle ${pct(profile.ms[Object.keys(profile.ms).find((k) => k.startsWith('idle'))] ?? 0, profile.totalMs)} of the time ` +
-      `(waiting for syncfs, file writes in the worker threads and Temporal).`,
+      `(waiting for fsyncs, file writes in the worker threads and Temporal).`,
   );
 
   m.uptimeAfter = commandOutput('uptime', [], ROOT) ?? loadAverage();
