@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { instances } from '../store/catalog/schema';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { receiptOf } from '../activities/assignments';
 import { HandinView, SubmitHandin, type HandinReceipt } from '../domain/assignments';
 import type { CapturedHandin } from '../domain/assignment-run';
@@ -104,7 +104,9 @@ export async function submitHandin(deps: ServiceDeps, p: Principal, org: string,
         if ((err.cause as { type?: string } | undefined)?.type === 'HandinClosed') return closed();
         return reject(innermostMessage(err), /incomplete|size limit/.test(innermostMessage(err)) ? 'invalid_input' : 'conflict');
       }
-      if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) return closed();
+      // "Not found" or "completed" may be about the update, not the workflow: Temporal aborts an update
+      // whose workflow task timed out (a busy worker) — only a workflow that has really ended is closed.
+      if (!(await studentWorkflowRuns(handle))) return closed();
       if (Date.now() >= giveUpAt) {
         throw new HandoutError(
           'unavailable',
@@ -119,6 +121,15 @@ export async function submitHandin(deps: ServiceDeps, p: Principal, org: string,
 
 // How long a hand-in call keeps asking a busy Temporal for the update's outcome before it says so.
 const UPDATE_PATIENCE_MS = 120_000;
+
+/** Whether the student's deadline workflow is still running (an error reaching Temporal counts as running: ask again). */
+async function studentWorkflowRuns(handle: WorkflowHandle): Promise<boolean> {
+  try {
+    return (await handle.describe()).status.name === 'RUNNING';
+  } catch (err) {
+    return !(err instanceof WorkflowNotFoundError);
+  }
+}
 
 export async function listHandins(deps: ServiceDeps, p: Principal, org: string, space: string, slug: string, who?: string): Promise<HandinView[]> {
   const a = await findAssignment(deps, org, space, slug);
