@@ -606,6 +606,8 @@ async function main() {
     load.rushEnd = loadAverage();
     uptime('rush end');
     log(`rush done: ${results.filter((r) => r.status === 201).length}/${n} accepted`);
+    // Every answer as the client saw it, kept beside the server's log for a closer look at a refusal.
+    writeFileSync(join(WORK, 'rush-answers.json'), JSON.stringify({ due: due1, results }, null, 1));
     while (Date.now() < due1 + 2000) await sleep(100);
 
     // What the instructor sees afterwards, once any student left without a hand-in was collected at the deadline.

@@ -89,7 +89,8 @@ export async function submitHandin(deps: ServiceDeps, p: Principal, org: string,
   // When this student's hand-in closes: their deadline, or under accept-late the later cut-off.
   const deadline = student.extendedUntil ?? a.assignment.dueAt;
   const closes = a.assignment.latePolicy === 'accept-late' && a.assignment.cutoffAt && a.assignment.cutoffAt > deadline ? a.assignment.cutoffAt : deadline;
-  const closed = () => reject(`hand-in is closed: it closed at ${showInZone(closes, a.assignment.timezone)}`);
+  const closed = (countedFrom?: string) =>
+    reject(`hand-in is closed: it closed at ${showInZone(closes, a.assignment.timezone)}${countedFrom ? `; this hand-in counts from ${showInZone(countedFrom, a.assignment.timezone)}` : ''}`);
   // One update id for every attempt: Temporal answers a repeated id with the first attempt's outcome,
   // so a call that timed out (a busy server minutes before a deadline) is asked again without any risk
   // of recording the hand-in twice, and the student is never told "error" about a hand-in that was kept.
@@ -101,7 +102,8 @@ export async function submitHandin(deps: ServiceDeps, p: Principal, org: string,
       return await handle.executeUpdate<HandinReceipt, [CapturedHandin]>('handIn', { args: [handin], updateId });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
-        if ((err.cause as { type?: string } | undefined)?.type === 'HandinClosed') return closed();
+        const cause = err.cause as { type?: string; details?: Array<{ counted_from?: string }> } | undefined;
+        if (cause?.type === 'HandinClosed') return closed(cause.details?.[0]?.counted_from);
         return reject(innermostMessage(err), /incomplete|size limit/.test(innermostMessage(err)) ? 'invalid_input' : 'conflict');
       }
       // "Not found" or "completed" may be about the update, not the workflow: Temporal aborts an update

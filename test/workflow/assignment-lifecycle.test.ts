@@ -224,7 +224,9 @@ describe('assignment lifecycle (time-skipping)', () => {
     write('s3', 'hw/answers.md', 'A1: just in time\n');
     expect(await submit('s3')).toMatchObject({ version: 1, late: false });
     await sleepUntil('2027-03-28T21:59:01Z');
-    expect(await refusal(submit('s1'))).toMatch(/^conflict: hand-in is closed: it closed at 2027-03-28T23:59:00\+02:00 Europe\/Zurich$/);
+    expect(await refusal(submit('s1'))).toMatch(
+      /^conflict: hand-in is closed: it closed at 2027-03-28T23:59:00\+02:00 Europe\/Zurich; this hand-in counts from 2027-03-28T23:59:0[1-9]\+02:00 Europe\/Zurich$/,
+    );
     // s4 never handed in: collected at the deadline, exactly once; s2 (extended) is not collected yet.
     await sleepUntil('2027-03-28T23:00:00Z');
     const s4 = await versionsOf('s4');

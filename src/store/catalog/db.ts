@@ -41,8 +41,27 @@ async function openPglite(dir: string): Promise<Catalog> {
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
   const template = fresh && existsSync(CATALOG_TEMPLATE_PATH) ? new Blob([readFileSync(CATALOG_TEMPLATE_PATH)]) : undefined;
   const client = await PGlite.create(dir, template ? { loadDataDir: template } : {});
+  yieldBeforeEachStatement(client);
   const db = drizzle(client, { schema: catalogSchema }) as unknown as CatalogDb;
   return { db, driver: 'pglite', close: () => client.close() };
+}
+
+/**
+ * PGlite runs SQL synchronously, in WebAssembly, on this thread, and hands queued statements on as
+ * microtasks: under load (hundreds of hand-ins in the last seconds before a deadline) the chain of
+ * statements never ends and starves the event loop, so the API does not even read new requests for
+ * seconds — and a hand-in counts from when the API read it. Each statement (or transaction: its own
+ * statements run back to back, keeping it short) therefore first yields to the event loop once.
+ */
+function yieldBeforeEachStatement(client: { query: unknown; exec: unknown; transaction: unknown }): void {
+  const target = client as unknown as Record<'query' | 'exec' | 'transaction', (...args: unknown[]) => Promise<unknown>>;
+  for (const method of ['query', 'exec', 'transaction'] as const) {
+    const direct = target[method].bind(client);
+    target[method] = async (...args: unknown[]) => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return direct(...args);
+    };
+  }
 }
 
 async function openPostgres(url: string): Promise<Catalog> {
