@@ -916,7 +916,7 @@ async function main() {
   const R = Object.fromEntries(ratios.map((r) => [r.name, r]));
   findings.push(
     `**Full snapshot** (${R['full / git'].value.toFixed(2)}× git, aim ${verdict(R['full / git'])}): captureFiles (walk, hashing, blob writes) takes ${s2(fullB.phases.captureFiles)} s of the CLI's ${s2(fullB.cli)} s ` +
-      `(${pct(fullB.phases.captureFiles, fullB.cli)}); the three other activities ${s2(others(fullB))} s; CLI, API, Temporal and polling ${s2(fullB.cli - fullB.phases.captureFiles - others(fullB))} s.`,
+      `(${pct(fullB.phases.captureFiles, fullB.cli)}); captureTables ${s2(others(fullB))} s (captureApps and commitSnapshot run as local activities inside workflow tasks); CLI, API, Temporal and polling ${s2(fullB.cli - fullB.phases.captureFiles - others(fullB))} s.`,
   );
   if (parts) {
     const P = Object.fromEntries(parts.rows.map((r) => [r.name, r.median]));
@@ -937,7 +937,7 @@ async function main() {
       `**Incremental** (${R['incremental / git'].value.toFixed(2)}× git, aim ${verdict(R['incremental / git'])}): the CLI takes ${s2(incrB.cli)} s, of which captureFiles ${s2(incrB.phases.captureFiles)} s ` +
         `and everything else ${s2(incrB.cli - incrB.phases.captureFiles)} s; git's whole \`add -A && commit\` takes ${s2(gitIncr)} s. ` +
         `A snapshot of an instance with no files takes ${s2(emptyB.cli)} s (${(emptyB.cli / gitIncr).toFixed(1)}× git's incremental commit): Node start of the CLI, the API call, ` +
-        `a four-activity Temporal workflow (${s2(emptyB.workflow)} s) and polling` +
+        `a Temporal workflow of two activities and two local ones (${s2(emptyB.workflow)} s) and polling` +
         (emptyB.cli > gitIncr * AIMS.incremental ? '. So no file walk, however fast, can meet the aim: the fixed cost of a snapshot task is already over it.' : '.'),
     );
     findings.push(
