@@ -4,6 +4,7 @@ import { MaterializeStrategy, type DirEntry, type FileEntry, type MaterializeRes
 import type { BlobStore } from '../blob-store';
 import { asConflict, identityOf, procFdAvailable, removeEntry, TreeAnchor, type Identity, type OpenDir } from './anchor';
 import { canSyncFileSystem, syncFileSystem } from './durability';
+import { SmallWrite } from './small-write';
 import { abortError, FileTreeError } from './errors';
 import { FsJobError, fsPool } from './fs-pool';
 import { TaskPool, throttled } from './limit';
@@ -72,9 +73,6 @@ const SYNC_PROGRESS_MS = 1000;
 const BATCH_FILES = 1024;
 const BATCH_BYTES = 64 << 20;
 let folderCount = 0;
-// Up to this many files and folders, an 'at-end' write syncs each of them instead of the file system.
-const SMALL_WRITE_FILES = 32;
-const SMALL_WRITE_DIRS = 16;
 
 interface Selection {
   parts: string[];
@@ -123,60 +121,6 @@ export async function materializeTree(blobs: BlobStore, rootTree: string, target
     }
   }
   return result;
-}
-
-/**
- * Tracks whether an 'at-end' write is still small enough to be made durable file by file and folder by
- * folder (see Durability). Once it is not, every later file is written without a sync, and the one
- * syncfs at the end covers everything, including the files synced before.
- */
-class SmallWrite {
-  private fileBudget = SMALL_WRITE_FILES;
-  private readonly dirs = new Map<string, Identity>();
-  private small: boolean;
-
-  constructor(possible: boolean) {
-    this.small = possible;
-  }
-
-  /** Whether these files are to be synced before their rename (taken from the budget), or left to the syncfs. */
-  syncFiles(count: number): boolean {
-    if (this.small && count <= this.fileBudget) {
-      this.fileBudget -= count;
-      return true;
-    }
-    this.small = false;
-    return false;
-  }
-
-  /** The folder had an entry added, replaced or removed, or its mode changed. */
-  async dirChanged(dir: OpenDir): Promise<void> {
-    if (!this.small || this.dirs.has(dir.rel)) return;
-    this.dirs.set(dir.rel, identityOf(await dir.handle.stat({ bigint: true })));
-    if (this.dirs.size > SMALL_WRITE_DIRS) this.small = false;
-  }
-
-  /** Something was written that only a syncfs makes durable here (a symlink's own inode). */
-  needsFileSystemSync(): void {
-    this.small = false;
-  }
-
-  /** Fsyncs each changed folder; false when the write was not small (or a folder moved): the caller syncs the file system. */
-  async syncChangedDirs(targetDir: string): Promise<boolean> {
-    if (!this.small) return false;
-    const anchor = await TreeAnchor.open(targetDir);
-    try {
-      for (const [rel, id] of this.dirs) {
-        const dir = await anchor.openDir(rel, id);
-        await dir.handle.sync().finally(() => dir.close());
-      }
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await anchor.close();
-    }
-  }
 }
 
 /** Resolves every sub-path before anything is written (a bad one changes nothing) and drops those inside another. */
