@@ -103,13 +103,15 @@ export async function materializeTree(blobs: BlobStore, rootTree: string, target
   const anchor = await TreeAnchor.open(targetDir);
   const small = new SmallWrite(durability === 'at-end');
   let result: MaterializeResult;
+  let synced = false;
   try {
     result = await new Materializer(anchor, blobs, rootTree, strategy.data, opts, durability, small).run(selections);
+    synced = await small.syncChangedDirs(anchor);
   } finally {
     await anchor.close();
   }
   const { filesWritten, symlinksWritten, dirsCreated, removed } = result;
-  if (durability === 'at-end' && filesWritten + symlinksWritten + dirsCreated + removed > 0 && !(await small.syncChangedDirs(targetDir))) {
+  if (durability === 'at-end' && filesWritten + symlinksWritten + dirsCreated + removed > 0 && !synced) {
     // Writing back what the page cache holds can take many seconds on a slow disk: progress is reported
     // meanwhile, so the activity's heartbeats go on and a long sync is not taken for a dead worker.
     const report = opts.onProgress && (() => opts.onProgress!({ files: filesWritten, bytes: result.bytes }));
@@ -335,7 +337,7 @@ class Materializer {
     });
     let done: { written: number; bytes: number };
     try {
-      const fsync = this.durability === 'per-file' || (this.durability === 'at-end' && this.small.syncFiles(files.length));
+      const fsync = this.durability === 'per-file' || this.small.syncFiles(files.length);
       await this.small.dirChanged(dir);
       done = await fsPool().run('writeFiles', { dir: dir.base, tempPrefix: `${tempName()}-`, files, fsync, kernelCopy: procFdAvailable() }, folder);
     } catch (err) {

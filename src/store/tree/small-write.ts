@@ -1,4 +1,4 @@
-import { identityOf, TreeAnchor, type Identity, type OpenDir } from './anchor';
+import { identityOf, type Identity, type OpenDir, type TreeAnchor } from './anchor';
 
 // Up to this many files and folders, an 'at-end' write (materialize.ts, Durability) syncs each of them
 // instead of the whole file system: pushing one notice to 500 students then costs an fsync or two per
@@ -42,10 +42,13 @@ export class SmallWrite {
     this.small = false;
   }
 
-  /** Fsyncs each changed folder; false when the write was not small (or a folder moved): the caller syncs the file system. */
-  async syncChangedDirs(targetDir: string): Promise<boolean> {
+  /**
+   * Fsyncs each changed folder, through the materialize's own anchor; false when the write was not
+   * small (or not possible: no 'at-end' durability) or a folder moved meanwhile: the caller syncs the
+   * file system instead.
+   */
+  async syncChangedDirs(anchor: TreeAnchor): Promise<boolean> {
     if (!this.small) return false;
-    const anchor = await TreeAnchor.open(targetDir);
     try {
       for (const [rel, id] of this.dirs) {
         const dir = await anchor.openDir(rel, id);
@@ -54,8 +57,6 @@ export class SmallWrite {
       return true;
     } catch {
       return false;
-    } finally {
-      await anchor.close();
     }
   }
 }
