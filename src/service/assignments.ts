@@ -271,8 +271,7 @@ async function pushDeadline(deps: ServiceDeps, a: store.AssignmentRow, student: 
 
 /** Finds a student of the assignment by instance slug or owner e-mail. */
 export async function findStudent(deps: ServiceDeps, a: OpenedAssignment, who: string): Promise<store.StudentRow> {
-  const students = await store.listStudents(deps.catalog.db, a.assignment.id, { slugOrEmail: who });
-  const found = students.find((s) => s.slug === who) ?? students[0];
+  const found = await store.findStudent(deps.catalog.db, a.assignment.id, { ref: who });
   if (!found) throw notFound(`student "${who}" of assignment ${a.subject.replace('assignment:', '')}${a.assignment.status === 'scheduled' && a.assignment.groupTarget ? ' (a group assignment lists its students at its release)' : ''}`);
   return found;
 }

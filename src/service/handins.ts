@@ -24,12 +24,11 @@ import { forbidden, HandoutError } from './errors';
 /** The caller's own student instance in this assignment (or, for a space admin, the one named). */
 async function studentOf(deps: ServiceDeps, p: Principal, a: OpenedAssignment, who: string | undefined, action: string): Promise<{ student: store.StudentRow; admin: boolean }> {
   const admin = isSpaceAdmin(p, await grantsOf(deps.catalog.db, p), a.space.id);
-  const [enrolled] = await store.listStudents(deps.catalog.db, a.assignment.id, { ownerEmail: p.email });
+  const enrolled = await store.findStudent(deps.catalog.db, a.assignment.id, { owner: p.email });
   // A group assignment enrols its students at its release; before that, a student instance of the space counts.
   const own = enrolled ?? (a.assignment.groupTarget ? await ownStudentInstance(deps, p, a) : undefined);
   if (who !== undefined) {
-    const matching = admin ? [await findStudent(deps, a, who)] : await store.listStudents(deps.catalog.db, a.assignment.id, { slugOrEmail: who });
-    const named = matching.find((s) => s.slug === who) ?? matching[0];
+    const named = admin ? await findStudent(deps, a, who) : await store.findStudent(deps.catalog.db, a.assignment.id, { ref: who });
     if (named && (admin || named.instanceId === own?.instanceId)) return { student: named, admin };
     await refuse(deps, p, a, action, `${p.email} may ${action} only for their own instance, not for "${who}"`);
   }

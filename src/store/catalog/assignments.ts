@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, or, sql, type SQL } from 'drizzle-orm';
 import type { CatalogDb } from './db';
 import { lockGroup } from './group-lock';
 import { assignments, assignmentStudents, feedback, handins, instances, users } from './schema';
@@ -39,18 +39,31 @@ export async function updateAssignment(db: CatalogDb, id: string, set: Partial<t
   await db.update(assignments).set(set).where(eq(assignments.id, id));
 }
 
+const studentColumns = { instanceId: assignmentStudents.instanceId, slug: instances.slug, ownerEmail: users.email, extendedUntil: assignmentStudents.extendedUntil };
+
+/** The assignment's students, by instance slug. */
+export async function listStudents(db: CatalogDb, assignmentId: string): Promise<StudentRow[]> {
+  return studentsWhere(db, eq(assignmentStudents.assignmentId, assignmentId));
+}
+
 /**
- * The assignment's students, by instance slug; `who` narrows them to the one whose instance slug or
- * owner e-mail it is (a hand-in asks for one student, not for a list of 500).
+ * One student of the assignment, named by instance slug or owner e-mail (a slug wins over another
+ * student's e-mail), or `{ owner }`: the student whose instance that user owns. A hand-in reads this
+ * one row, not the whole class.
  */
-export async function listStudents(db: CatalogDb, assignmentId: string, who?: { slugOrEmail?: string; ownerEmail?: string }): Promise<StudentRow[]> {
-  const narrowed = who?.slugOrEmail !== undefined ? or(eq(instances.slug, who.slugOrEmail), eq(users.email, who.slugOrEmail.toLowerCase())) : who?.ownerEmail !== undefined ? eq(users.email, who.ownerEmail) : undefined;
+export async function findStudent(db: CatalogDb, assignmentId: string, who: { ref: string } | { owner: string }): Promise<StudentRow | undefined> {
+  const named = 'ref' in who ? or(eq(instances.slug, who.ref), eq(users.email, who.ref.toLowerCase())) : eq(users.email, who.owner);
+  const rows = await studentsWhere(db, and(eq(assignmentStudents.assignmentId, assignmentId), named)!);
+  return 'ref' in who ? (rows.find((s) => s.slug === who.ref) ?? rows[0]) : rows[0];
+}
+
+function studentsWhere(db: CatalogDb, where: SQL): Promise<StudentRow[]> {
   return db
-    .select({ instanceId: assignmentStudents.instanceId, slug: instances.slug, ownerEmail: users.email, extendedUntil: assignmentStudents.extendedUntil })
+    .select(studentColumns)
     .from(assignmentStudents)
     .innerJoin(instances, eq(instances.id, assignmentStudents.instanceId))
     .leftJoin(users, eq(users.id, instances.ownerId))
-    .where(and(eq(assignmentStudents.assignmentId, assignmentId), narrowed))
+    .where(where)
     .orderBy(asc(instances.slug));
 }
 
