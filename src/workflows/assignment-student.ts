@@ -78,8 +78,8 @@ export async function studentAssignmentWorkflow(input: StudentAssignmentInput): 
             message: `hand-in is closed: the ${input.latePolicy === 'accept-late' && cutoff !== null ? 'cut-off' : 'deadline'} was ${new Date(closesAt()).toISOString()}`,
             type: 'HandinClosed',
             nonRetryable: true,
-            // When this hand-in counted from, and why: the API's receipt time, or the workflow's clock.
-            details: [{ counted_from: new Date(now).toISOString(), received_at: handin.receivedAt ?? null, workflow_clock: new Date(Date.now()).toISOString() }],
+            // When this hand-in counted from (the API's receipt time, or the workflow's clock): told to the student.
+            details: [{ counted_from: new Date(now).toISOString() }],
           });
         }
         if (handin.missing.length) throw ApplicationFailure.nonRetryable(`hand-in incomplete: missing ${handin.missing.join(', ')}`, 'HandinIncomplete');
