@@ -1,6 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AssignmentView, AuditEvent, GradeRow, HandinReceipt, StudentStatusRow } from '../../src/domain';
+import { waitFor } from '../helpers/wait';
 import { tempDir } from '../helpers/catalog';
 import { expectCliError, handoutJson, handoutOk, runHandout, startHandoutUp, type RunningUp } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
@@ -67,7 +68,7 @@ describe('an assignment from the CLI', () => {
     await handoutOk(['assignments', 'extend', 'week1', ...ctx, '--student', 'bob@uni.edu', '--until', new Date(Date.now() + 600_000).toISOString()], as.prof);
 
     // After the deadline: cy (no extension, no hand-in) is collected; bob may still hand in; ada may not.
-    await waitFor(async () => (await handoutJson<StudentStatusRow[]>(['assignments', 'status', 'week1', ...ctx], as.prof)).some((r) => r.instance === 'cy' && r.state === 'auto-collected'));
+    await waitFor(async () => (await handoutJson<StudentStatusRow[]>(['assignments', 'status', 'week1', ...ctx], as.prof)).some((r) => r.instance === 'cy' && r.state === 'auto-collected'), { timeoutMs: 90_000, everyMs: 500 });
     expectCliError(await runHandout(['handin', 'submit', 'week1', ...ctx], as.ada!), /hand-in is closed/);
     expect((await handoutJson<HandinReceipt[]>(['handin', 'submit', 'week1', ...ctx], as.bob!))[0]).toMatchObject({ version: 1, late: false });
 
@@ -102,10 +103,3 @@ describe('an assignment from the CLI', () => {
   }, 180_000);
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}

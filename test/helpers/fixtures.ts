@@ -60,3 +60,20 @@ export async function course(stack: TestStack) {
   await grant(stack, { user_email: 'tim@uni.edu', role: 'instance_viewer', org_slug: 'uni', space_slug: 'stats', instance_slug: 'master' });
   return keys;
 }
+
+/**
+ * The body of `POST …/assignments` for a group assignment of `uni/course`'s master instance: its
+ * `/files/<folder>` as material, `/files/<folder>/answers.md` handed in; `overrides` set the rest.
+ */
+export function groupAssignment(slug: string, folder: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: slug,
+    slug,
+    source: { org_slug: 'uni', space_slug: 'course', instance_slug: 'master' },
+    files: [`/files/${folder}`],
+    handin: [`/files/${folder}/answers.md`],
+    targets: 'group',
+    timezone: 'Europe/Zurich',
+    ...overrides,
+  };
+}

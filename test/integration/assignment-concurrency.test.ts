@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm';
 import type { AssignmentView, AuditEvent, HandinReceipt, HandinView, StudentStatusRow, TaskStarted } from '../../src/domain';
 import { handins } from '../../src/store/catalog/schema';
 import { inst, upload } from '../helpers/content';
-import { createInstance, finishedTask, grant, userWithKey } from '../helpers/fixtures';
+import { createInstance, finishedTask, grant, groupAssignment, userWithKey } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
 
 const STUDENTS = 100;
@@ -54,16 +54,7 @@ describe('100 students handing in at the same moment', () => {
     // Due in a few minutes: the whole test runs well before it, so no hand-in is late and none is collected.
     const created = await stack.call<TaskStarted & { assignment: AssignmentView } & ErrorReply>('POST', A, {
       key: prof,
-      body: {
-        name: 'Homework',
-        slug: 'hw',
-        source: { org_slug: 'uni', space_slug: 'course', instance_slug: 'master' },
-        files: ['/files/hw'],
-        handin: ['/files/hw/answers.md'],
-        targets: 'group',
-        due_at: new Date(Date.now() + 5 * 60_000).toISOString(),
-        timezone: 'Europe/Zurich',
-      },
+      body: groupAssignment('hw', 'hw', { name: 'Homework', due_at: new Date(Date.now() + 5 * 60_000).toISOString() }),
     });
     expect(created.status).toBe(202);
     // The assignment task completes once the material is out and every student's deadline workflow runs.

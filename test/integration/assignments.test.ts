@@ -8,7 +8,8 @@ import { eq, isNull } from 'drizzle-orm';
 import { Client, ServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { submitHandin } from '../../src/service/handins';
 import { inst, upload } from '../helpers/content';
-import { createInstance, finishedTask, userWithKey } from '../helpers/fixtures';
+import { createInstance, finishedTask, groupAssignment, userWithKey } from '../helpers/fixtures';
+import { waitFor } from '../helpers/wait';
 import { startTestStack, type TestStack } from '../helpers/services';
 import { expectOnlyAudited, expectUnchanged } from '../helpers/unchanged';
 
@@ -49,17 +50,7 @@ describe('assignments on the real stack', () => {
     const dueAt = new Date(Date.now() + 12_000).toISOString();
     const created = await stack.call<TaskStarted & { assignment: AssignmentView } & ErrorReply>('POST', A, {
       key: keys.prof,
-      body: {
-        name: 'Homework 1',
-        slug: 'hw1',
-        source: { org_slug: 'uni', space_slug: 'course', instance_slug: 'master' },
-        files: ['/files/hw1'],
-        handin: ['/files/hw1/answers.md'],
-        targets: 'group',
-        due_at: dueAt,
-        timezone: 'Europe/Zurich',
-        size_limit_bytes: 1000,
-      },
+      body: groupAssignment('hw1', 'hw1', { name: 'Homework 1', due_at: dueAt, size_limit_bytes: 1000 }),
     });
     expect(created.status).toBe(202);
     expect(created.body.assignment).toMatchObject({ slug: 'hw1', status: 'scheduled', due_at_utc: dueAt, late_policy: 'hard', handin: ['/files/hw1/answers.md'] });
@@ -136,16 +127,7 @@ describe('assignments on the real stack', () => {
   it('answers a hand-in whose answers from Temporal were lost or said "not found" with the one receipt it recorded', async () => {
     const created = await stack.call<TaskStarted & ErrorReply>('POST', A, {
       key: keys.prof,
-      body: {
-        name: 'Homework 2',
-        slug: 'hw2',
-        source: { org_slug: 'uni', space_slug: 'course', instance_slug: 'master' },
-        files: ['/files/hw1'],
-        handin: ['/files/hw1/answers.md'],
-        targets: 'group',
-        due_at: new Date(Date.now() + 10 * 60_000).toISOString(),
-        timezone: 'Europe/Zurich',
-      },
+      body: groupAssignment('hw2', 'hw1', { name: 'Homework 2', due_at: new Date(Date.now() + 10 * 60_000).toISOString() }),
     });
     expect((await finishedTask(stack, created.body.task_id, keys.prof)).status).toBe('COMPLETED');
     // A client whose first update call is recorded by Temporal, but whose answer never comes back (what a
@@ -230,12 +212,5 @@ describe('assignments on the real stack', () => {
   });
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 export type { TaskView };

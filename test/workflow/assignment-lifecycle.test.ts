@@ -21,6 +21,7 @@ import { insertGrant, insertUser } from '../../src/store/catalog/identity';
 import { handins as handinRows } from '../../src/store/catalog/schema';
 import { createInstanceStorage, instancePaths } from '../../src/store/instance-storage';
 import { freshCatalog } from '../helpers/catalog';
+import { waitFor } from '../helpers/wait';
 import { testWorker, timeSkippingEnv } from '../helpers/workflow-env';
 
 const HOUR = 3_600_000;
@@ -166,7 +167,7 @@ describe('assignment lifecycle (time-skipping)', () => {
     const outbox = join(cat.dir, 'outbox');
     const receiptMailed = () =>
       existsSync(outbox) && readdirSync(outbox).some((name) => readFileSync(join(outbox, name), 'utf8').includes(`Subject: Hand-in receipt: uni/course/queue, version ${receipt.version}`));
-    for (let waited = 0; !receiptMailed() && waited < 20_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(receiptMailed, { timeoutMs: 20_000, everyMs: 100 });
     expect(receiptMailed()).toBe(true);
     // A receipt time far behind the workflow's clock is not trusted: the hand-in counts now, and is refused.
     const stale = handle.executeUpdate('handIn', { args: [{ ...captured, identifier: null, actor: 'user:s2@uni.edu', receivedAt: new Date(due - 3_600_000).toISOString() }] });
