@@ -105,6 +105,7 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
     const deps: ServiceDeps = {
       catalog,
       temporal: connections.client,
+      eagerStarter: connections.starter,
       taskQueue: config.taskQueue,
       temporalUiUrl,
       version: HANDOUT_VERSION,

@@ -23,6 +23,11 @@ function connectionOptions(config: ServerConfig, address: string) {
 export interface TemporalConnections {
   client: Client;
   native: NativeConnection;
+  /**
+   * A client on the worker's own connection: only it can ask for an eager start (the server hands the
+   * first workflow task straight back to this process's worker instead of through the task queue).
+   */
+  starter: Client;
   close(): Promise<void>;
 }
 
@@ -31,9 +36,11 @@ export async function connectTemporal(config: ServerConfig, address: string): Pr
   const options = connectionOptions(config, address);
   const [connection, native] = await Promise.all([Connection.connect(options), NativeConnection.connect(options)]);
   const client = new Client({ connection, namespace: config.temporalNamespace });
+  const starter = new Client({ connection: native, namespace: config.temporalNamespace });
   return {
     client,
     native,
+    starter,
     async close() {
       await Promise.allSettled([connection.close(), native.close()]);
     },

@@ -5,6 +5,8 @@ import type { Catalog } from '../store/catalog/db';
 export interface ServiceDeps {
   catalog: Catalog;
   temporal: Client;
+  /** A client on the worker's connection, for eager workflow starts (absent: tasks start through `temporal`). */
+  eagerStarter?: Client;
   taskQueue: string;
   /** Base URL of the Temporal Web UI, for links to tasks (null when unknown). */
   temporalUiUrl: string | null;

@@ -28,7 +28,10 @@ export function webUiUrl(deps: ServiceDeps, taskId: string): string | null {
 export async function startTask(deps: ServiceDeps, p: Principal, task: TaskToStart): Promise<TaskStarted> {
   await taskIndex.insertTask(deps.catalog.db, { id: task.taskId, kind: task.kind, subject: task.subject, spaceId: task.spaceId, createdBy: p.userId });
   try {
-    await deps.temporal.workflow.start(task.workflowType, { workflowId: task.taskId, taskQueue: deps.taskQueue, args: task.args });
+    // Eager start: the first workflow task runs in this process's worker without a task-queue round
+    // trip (the server ignores the request when it cannot, and starts the workflow as usual).
+    const starter = deps.eagerStarter ?? deps.temporal;
+    await starter.workflow.start(task.workflowType, { workflowId: task.taskId, taskQueue: deps.taskQueue, args: task.args, requestEagerStart: deps.eagerStarter !== undefined });
   } catch (err) {
     await taskIndex.deleteTask(deps.catalog.db, task.taskId);
     throw new HandoutError('unavailable', `could not start the task: Temporal is not reachable (${(err as Error).message})`, { cause: err });

@@ -1,4 +1,4 @@
-import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CommittedSnapshot } from '../activities/snapshots';
 import type { SnapshotKind } from '../domain/snapshots';
@@ -36,14 +36,25 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedS
   const progress: TaskProgress = { done: 0, total: 4, label: 'files' };
   setHandler(progressQuery, () => progress);
   const createdAt = new Date().toISOString(); // workflow time: the same in every replay and retry
-  const files = await capture.captureFiles(input.instanceId);
-  Object.assign(progress, { done: 1, label: 'tables' });
-  const tables = await capture.captureTables(input.instanceId);
-  Object.assign(progress, { done: 2, label: 'apps' });
-  const steps = catalogSteps(act);
-  const apps = await steps.captureApps(input.instanceId);
-  Object.assign(progress, { done: 3, label: 'commit' });
-  const committed = await steps.commitSnapshot({ ...input, createdAt, taskId: workflowInfo().workflowId, files, tables, apps });
-  Object.assign(progress, { done: 4, label: 'done' });
+  let files, tables, apps;
+  if (patched('snapshot-parts-captured-together')) {
+    // Files and tables are captured at the same time (the small part costs nothing beside the files),
+    // then apps and the commit run as local activities in one last workflow task. The apps come last
+    // on purpose: a workflow task does not complete until its local activities have, and the
+    // captures start only once the first one has.
+    Object.assign(progress, { done: 0, total: 2, label: 'files and tables' });
+    [files, tables] = await Promise.all([capture.captureFiles(input.instanceId), capture.captureTables(input.instanceId)]);
+    Object.assign(progress, { done: 1, label: 'apps and commit' });
+    apps = await catalogSteps(act).captureApps(input.instanceId);
+  } else {
+    files = await capture.captureFiles(input.instanceId);
+    Object.assign(progress, { done: 1, label: 'tables' });
+    tables = await capture.captureTables(input.instanceId);
+    Object.assign(progress, { done: 2, label: 'apps' });
+    apps = await catalogSteps(act).captureApps(input.instanceId);
+    Object.assign(progress, { done: 3, label: 'commit' });
+  }
+  const committed = await catalogSteps(act).commitSnapshot({ ...input, createdAt, taskId: workflowInfo().workflowId, files, tables, apps });
+  Object.assign(progress, { done: progress.total, label: 'done' });
   return committed;
 }
