@@ -67,13 +67,14 @@ export function createSnapshotActivities({ catalog, dataDir }: ActivityDeps) {
       const ctx = Context.current();
       const paths = instancePaths(dataDir, instanceId);
       const blobs = await blobStoreOf(dataDir);
-      const cache = await StatCache.open(paths.statCache);
-      // snapshotTree saves the stat cache and flushes the blob store itself before it returns; the
-      // cache is then handed back, so the instance's next snapshot in this process need not parse it.
-      const result = await diskFullAsFailure(() =>
-        snapshotTree(paths.files, blobs, cache, { signal: ctx.cancellationSignal, onProgress: (progress) => ctx.heartbeat(progress) }),
-      ).finally(() => cache.release());
-      // The blob list stays out of the result: it can be tens of thousands of ids, too big for workflow history.
+      // snapshotTree flushes the blob store before it returns; the stat cache's last save may still be
+      // under way (it only saves re-hashing). The cache is then handed back, so the instance's next
+      // capture in this process need not parse it.
+      const result = await StatCache.use(paths.statCache, (cache) =>
+        diskFullAsFailure(() =>
+          snapshotTree(paths.files, blobs, cache, { signal: ctx.cancellationSignal, onProgress: (progress) => ctx.heartbeat(progress), deferCacheSave: true }),
+        ),
+      );
       return {
         rootTree: result.rootTree,
         files: result.files,

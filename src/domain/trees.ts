@@ -132,7 +132,7 @@ export type MaterializeStrategy = z.infer<typeof MaterializeStrategy>;
 export const SkippedPath = z.object({ path: z.string(), reason: z.string() });
 export type SkippedPath = z.infer<typeof SkippedPath>;
 
-/** What snapshotting a files tree produced: its root tree and every blob it references. */
+/** What snapshotting a files tree produced: its root tree and counts (`markReachable` lists its blobs). */
 export const SnapshotTreeResult = z.object({
   rootTree: Sha256,
   files: z.number().int().nonnegative(),
@@ -141,7 +141,6 @@ export const SnapshotTreeResult = z.object({
   bytes: z.number().int().nonnegative(),
   hashedFiles: z.number().int().nonnegative(),
   reusedFiles: z.number().int().nonnegative(),
-  blobs: z.array(Sha256),
   skipped: z.array(SkippedPath),
 });
 export type SnapshotTreeResult = z.infer<typeof SnapshotTreeResult>;

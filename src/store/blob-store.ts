@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readFile, rename, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsPool } from './tree/fs-pool';
+import { captureRootsSince, recordCaptureRoot } from './capture-roots';
+import type { AnchoredDir, FileToStore, StoredFile } from './tree/fs-jobs';
+import { fsPool, storePool } from './tree/fs-pool';
 import { mapLimit } from './tree/limit';
 
 // Content-addressed, write-once blobs: <root>/sha256/ab/cdef… (the first two hex digits name the folder).
@@ -17,16 +19,15 @@ const CHUNK = 1 << 20;
 const SET_ASIDE = /^gc-([0-9a-f]{64})-([0-9]+)-[0-9a-f]+$/;
 const SET_ASIDE_MAX_MS = 10 * 60 * 1000;
 /**
- * A blob that is reused is touched only when it was last written or touched longer ago than this
- * (touching every reused blob was an inode write per unchanged file, on every snapshot).
- * Why that keeps it safe from the garbage collector: the collector deletes a blob only when no
- * committed snapshot references it and its mtime is older than the grace period (re-checked after
- * setting it aside, see `delete`). A reused blob's mtime is at most this old when the snapshot reusing
- * it checks it (touched otherwise), so the collector cannot take it before grace − this after that
- * check; by then the snapshot has committed and references it (its file and table captures are
- * limited to 6 h each, the default grace period is a day). A blob set aside or deleted before the
- * check is found missing and stored again. So the grace period must exceed the longest time from a
- * capture to its commit plus this hour, where it had to exceed that time alone before.
+ * A blob stored again (the same content written by a new capture, or an old stat-cache entry checked
+ * with `keepAlive`) is touched only when it was last written or touched longer ago than this (touching
+ * every reused blob was an inode write per unchanged file, on every snapshot). Why that keeps it safe
+ * from the garbage collector: the collector deletes a blob only when nothing live reaches it (committed
+ * snapshots, stat caches, recent capture roots: gc.ts) and its mtime is older than the grace period
+ * (re-checked after setting it aside, see `delete`). Such a blob's mtime is at most this old when the
+ * capture checks it, so the collector cannot take it before grace − this after that check; by then the
+ * capture's root is on record. A blob set aside or deleted before the check is found missing and
+ * stored again. Blobs a walk takes from its stat cache unseen need no touch: the cache names them.
  */
 export const REFRESH_AFTER_MS = 60 * 60 * 1000;
 
@@ -78,8 +79,8 @@ export interface BlobStore {
   /** Marks a blob as just used, so a garbage collection's grace period protects it; false if it does not exist. */
   touch(sha256: string): Promise<boolean>;
   /**
-   * Before blobs are reused by a snapshot being written: the ids of those missing (or of another size);
-   * the others are kept safe from the garbage collector until the snapshot commits (see REFRESH_AFTER_MS).
+   * Before blobs named by an old stat cache (written before the collector kept what caches name) are
+   * reused: the ids of those missing (or of another size); the others are refreshed as REFRESH_AFTER_MS says.
    */
   keepAlive(refs: readonly BlobRef[]): Promise<Set<string>>;
   list(): AsyncIterable<BlobInfo>;
@@ -87,6 +88,16 @@ export interface BlobStore {
   delete(sha256: string, opts?: { ifOlderThanMs?: number }): Promise<boolean>;
   /** Makes every blob stored so far durable (directory entries included) when the store syncs writes. */
   flush(): Promise<void>;
+  /**
+   * Stores files of one folder (opened as `dir` describes) in a worker thread, each checked against the
+   * stamp its listing saw: its blob, or 'changed' (the caller then takes `putFile`). Optional: a store
+   * without it gets every file through `putFile`.
+   */
+  storeFilesIn?(dir: AnchoredDir, files: FileToStore[]): Promise<{ stored: StoredFile[]; bytes: number }>;
+  /** Records the root tree of a capture that just ended (capture-roots.ts); durable when the store syncs writes. */
+  recordCaptureRoot(sha256: string): Promise<void>;
+  /** Capture roots recorded at or after `sinceMs`, for the garbage collector; older records are dropped. */
+  captureRootsSince(sinceMs: number): Promise<string[]>;
 }
 
 /** Throws unless `sha256` is 64 lowercase hex digits, so no other text can ever become part of a path. */
@@ -253,6 +264,24 @@ class LocalBlobStore implements BlobStore {
     if (st.mtimeMs < opts.ifOlderThanMs) return unlink(aside).then(() => true, (err) => (isMissing(err) ? false : Promise.reject(err)));
     await rename(aside, path);
     return false;
+  }
+
+  recordCaptureRoot(sha256: string): Promise<void> {
+    return recordCaptureRoot(this.root, sha256, this.fsync);
+  }
+
+  async storeFilesIn(dir: AnchoredDir, files: FileToStore[]): Promise<{ stored: StoredFile[]; bytes: number }> {
+    const job = { dir, blobs: this.root, tempPrefix: `${this.tempPrefix}-j${(this.tempCount++).toString(36)}`, fsync: this.fsync, refreshBeforeMs: Date.now() - REFRESH_AFTER_MS, files };
+    const done = await storePool().run('storeFiles', job);
+    for (const shard of done.shards) {
+      this.shardsMade.add(shard.slice(-2));
+      if (this.fsync) this.unsyncedDirs.add(shard);
+    }
+    return done;
+  }
+
+  captureRootsSince(sinceMs: number): Promise<string[]> {
+    return captureRootsSince(this.root, sinceMs);
   }
 
   async flush(): Promise<void> {

@@ -21,8 +21,7 @@ export interface CapturedTree {
 }
 
 export async function captureHandinTree(blobs: BlobStore, paths: InstancePaths, handinPaths: string[], opts: { signal?: AbortSignal } = {}): Promise<CapturedTree> {
-  const cache = await StatCache.open(paths.statCache);
-  const whole = await snapshotTree(paths.files, blobs, cache, { signal: opts.signal });
+  const whole = await StatCache.use(paths.statCache, (cache) => snapshotTree(paths.files, blobs, cache, { signal: opts.signal, deferCacheSave: true }));
   const present: string[] = [];
   const missing: string[] = [];
   for (const rel of handinPaths) ((await resolvePath(blobs, whole.rootTree, rel)) ? present : missing).push(rel);

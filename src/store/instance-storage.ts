@@ -1,4 +1,4 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 // Where an instance's current state lives on disk: <data>/instances/<instance id>/{files/, warehouse.duckdb, stat-cache.json}.
@@ -45,4 +45,10 @@ export async function createInstanceStorage(dataDir: string, instanceId: string)
 /** Removes an instance's storage entirely (used only to undo a provisioning that was cancelled). */
 export async function removeInstanceStorage(dataDir: string, instanceId: string): Promise<void> {
   await rm(instancePaths(dataDir, instanceId).root, { recursive: true, force: true });
+}
+
+/** The stat cache file of every instance (whether it exists yet or not). */
+export async function statCachePaths(dataDir: string): Promise<string[]> {
+  const ids = await readdir(join(dataDir, 'instances')).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+  return ids.filter((name) => UUID.test(name)).map((id) => instancePaths(dataDir, id).statCache);
 }

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { blobsNamedIn, cacheFileText, decimalLess, DIGITS, parseCacheFile, type CacheFileV1, type CacheFileV2, type CacheFileV3 } from './stat-cache-file';
 
 // Per-instance memory of file hashes, keyed by relative path, so an unchanged file is never read twice.
 // It is only ever an optimisation: an entry is trusted only while the file's stat is identical, and a
@@ -29,35 +30,33 @@ interface Entry {
   trusted: boolean;
   /** The walk (`generation`) that last looked the entry up or recorded it. */
   seen: number;
+  /**
+   * The blob is known to be in the store and kept there by the garbage collector, which treats every
+   * blob a stat cache names as live (garbage.ts). False for entries read from a cache written before
+   * that rule (versions 1 and 2): a collector of that time may have removed their blobs, so a walk
+   * checks those once (`BlobStore.keepAlive`) before it trusts them.
+   */
+  verified: boolean;
 }
 
 /**
- * On disk: the hex SHA-256 of the JSON text, a newline, then the JSON text. The checksum is why a save
- * needs no fsync: a file torn by a power cut fails it and the cache starts empty (costing re-hashing,
- * never a wrong hash), and an older intact file only holds entries that were true for their stamps.
- * Each entry is [relative path, stamp, sha256, index into hashedAt]: a walk hashes most files under one
- * clock reading, so the readings are listed once.
+ * What a walk made of one folder: its tree object and counts, under the key of what it saw (the
+ * folder's listing and its sub-folders' trees). A walk that sees the same again takes the tree as is,
+ * without looking at each file (snapshot.ts).
  */
-interface CacheFileV2 {
-  version: 2;
-  writtenAtNs: string;
-  hashedAt: string[];
-  entries: Array<[string, string, string, number]>;
-}
-
-/** Version 1 (one object per entry, no checksum), still read so an upgrade does not re-hash everything. */
-interface CacheFileV1 {
-  version: 1;
-  writtenAtNs: string;
-  entries: Record<string, { ino: string; size: string; mtimeNs: string; ctimeNs: string; sha256: string; hashedAtNs: string }>;
+export interface DirRecord {
+  key: string;
+  tree: string;
+  /** Bytes of every file below the folder (the tree's size). */
+  size: number;
+  /** Files, symlinks and their bytes directly in the folder. */
+  files: number;
+  symlinks: number;
+  bytes: number;
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
-const DIGITS = /^(0|[1-9][0-9]*)$/;
 const STAMP = /^(?:0|[1-9][0-9]*):(?:0|[1-9][0-9]*):(0|[1-9][0-9]*):(?:0|[1-9][0-9]*)$/;
-const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
-/** a < b for decimal numbers without leading zeros, without parsing them. */
-const decimalLess = (a: string, b: string) => (a.length !== b.length ? a.length < b.length : a < b);
 const splitRel = (rel: string): [string, string] => {
   const slash = rel.lastIndexOf('/');
   return slash < 0 ? ['', rel] : [rel.slice(0, slash), rel.slice(slash + 1)];
@@ -67,15 +66,24 @@ const splitRel = (rel: string): [string, string] => {
  * Caches handed back after a walk (`release`), by path, with the stamp of the file as they last read or
  * wrote it: the next open of that file (the instance's next snapshot, in a server that keeps running)
  * takes the cache as it is instead of parsing the file again, as long as the file is still exactly
- * that one. A cache is taken out while in use, so two walks never share one; the most recent few are kept.
+ * that one. The most recent few are kept.
  */
 const released = new Map<string, { cache: StatCache; fileStamp: string }>();
 const RELEASED_KEPT = 8;
+/**
+ * One walk per cache file at a time (this process owns the data directory): a second `open` waits for
+ * the first cache's `release`. Two walks of one instance would otherwise each save what they saw, and
+ * one could forget (prune) an entry the other is reusing, which the garbage collector relies on.
+ */
+const inUse = new Map<string, Promise<void>>();
 
 /** A stat cache backed by one file (outside the files tree); writes are atomic (temp + rename). */
 export class StatCache {
   // Folder → name → entry, so a walk finds a folder's entries without building each file's path.
   private readonly dirs = new Map<string, Map<string, Entry>>();
+  // `seen`: the walk that last reused or recorded it; `reused`: the last that took it as is (and so
+  // looked at none of the folder's file entries, which must not be pruned for that).
+  private readonly records = new Map<string, DirRecord & { seen: number; reused: number }>();
   private generation = 1;
   // Changes made, and how many of them the file on disk holds: a walk that changed nothing saves nothing.
   private changes = 0;
@@ -85,11 +93,44 @@ export class StatCache {
   private writtenAtNs = 0n;
   /** The stamp of the file as this cache last read or wrote it, if it did. */
   private fileStamp: string | undefined;
+  private unlock: (() => void) | undefined;
 
   private constructor(readonly path: string) {}
 
-  /** Loads the cache at `path` (or takes it as released, if the file is unchanged); a missing, torn or unreadable file gives an empty cache. */
+  /**
+   * Loads the cache at `path` (or takes it as released, if the file is unchanged), once the walk using
+   * it before has released it; a missing, torn or unreadable file gives an empty cache. The caller must
+   * `release()` it when done, also on failure.
+   */
   static async open(path: string): Promise<StatCache> {
+    while (inUse.has(path)) await inUse.get(path);
+    let unlock!: () => void;
+    inUse.set(path, new Promise<void>((resolve) => (unlock = resolve)));
+    const free = () => {
+      inUse.delete(path);
+      unlock();
+    };
+    try {
+      const cache = await StatCache.load(path);
+      cache.unlock = free;
+      return cache;
+    } catch (err) {
+      free();
+      throw err;
+    }
+  }
+
+  /** Runs `work` with the cache at `path`, released afterwards whatever happens. */
+  static async use<T>(path: string, work: (cache: StatCache) => Promise<T>): Promise<T> {
+    const cache = await StatCache.open(path);
+    try {
+      return await work(cache);
+    } finally {
+      cache.release();
+    }
+  }
+
+  private static async load(path: string): Promise<StatCache> {
     const kept = released.get(path);
     if (kept) {
       released.delete(path);
@@ -110,26 +151,39 @@ export class StatCache {
       return cache;
     }
     try {
-      if (text.startsWith('{')) cache.loadV1(JSON.parse(text) as CacheFileV1);
-      else {
-        const json = text.slice(65);
-        if (text[64] === '\n' && text.slice(0, 64) === sha256Hex(json)) cache.loadV2(JSON.parse(json) as CacheFileV2);
-      }
+      const file = parseCacheFile(text);
+      if (file?.version === 1) cache.loadV1(file);
+      else if (file) cache.loadV2(file);
     } catch {
       cache.dirs.clear();
+      cache.records.clear();
     }
     return cache;
   }
 
-  private loadV2(file: CacheFileV2): void {
-    if (file?.version !== 2 || !Array.isArray(file.entries) || !Array.isArray(file.hashedAt) || !DIGITS.test(String(file.writtenAtNs))) return;
+  /**
+   * Every blob the cache file at `path` names (file contents, and folders' tree objects), whatever its
+   * version; none for a missing or torn file. The garbage collector keeps them (garbage.ts).
+   */
+  static async blobsNamedBy(path: string): Promise<{ files: string[]; trees: string[] }> {
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    return blobsNamedIn(text);
+  }
+
+  private loadV2(file: CacheFileV2 | CacheFileV3): void {
+    if ((file?.version !== 2 && file?.version !== 3) || !Array.isArray(file.entries) || !Array.isArray(file.hashedAt) || !DIGITS.test(String(file.writtenAtNs))) return;
     this.writtenAtNs = BigInt(file.writtenAtNs);
     const written = file.writtenAtNs;
     // An entry can never be newer than the save that wrote it; clamp in case the file was edited by hand.
     const readings = file.hashedAt.map((t) => (DIGITS.test(String(t)) && decimalLess(t, written) ? t : written));
     for (const e of file.entries) {
       if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string' || !SHA256.test(String(e[2])) || readings[e[3]] === undefined) continue;
-      this.set(e[0], e[1], e[2], readings[e[3]]!, 0);
+      this.set(e[0], e[1], e[2], readings[e[3]]!, 0, file.version === 3 && (e as CacheFileV3['entries'][number])[4] === 1);
+    }
+    if (file.version !== 3 || !Array.isArray(file.dirs)) return;
+    for (const d of file.dirs) {
+      if (!Array.isArray(d) || typeof d[0] !== 'string' || typeof d[1] !== 'string' || !SHA256.test(String(d[2])) || !d.slice(3).every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) continue;
+      this.records.set(d[0], { key: d[1], tree: d[2], size: d[3], files: d[4], symlinks: d[5], bytes: d[6], seen: 0, reused: 0 });
     }
   }
 
@@ -139,32 +193,40 @@ export class StatCache {
     this.writtenAtNs = BigInt(written);
     for (const [rel, e] of Object.entries(file.entries)) {
       if (!DIGITS.test(String(e?.hashedAtNs)) || !SHA256.test(String(e.sha256))) continue;
-      this.set(rel, `${e.ino}:${e.size}:${e.mtimeNs}:${e.ctimeNs}`, e.sha256, decimalLess(e.hashedAtNs, written) ? e.hashedAtNs : written, 0);
+      this.set(rel, `${e.ino}:${e.size}:${e.mtimeNs}:${e.ctimeNs}`, e.sha256, decimalLess(e.hashedAtNs, written) ? e.hashedAtNs : written, 0, false);
     }
   }
 
   /** Stores an entry; a malformed stamp is dropped (it could never match, and must not be trusted). */
-  private set(relPath: string, stamp: string, sha256: string, hashedAtNs: string, seen: number): void {
+  private set(relPath: string, stamp: string, sha256: string, hashedAtNs: string, seen: number, verified: boolean): void {
     const mtime = STAMP.exec(stamp)?.[1];
     if (mtime === undefined) return;
     const [dir, name] = splitRel(relPath);
     let names = this.dirs.get(dir);
     if (!names) this.dirs.set(dir, (names = new Map()));
-    names.set(name, { stamp, sha256, hashedAtNs, trusted: decimalLess(mtime, hashedAtNs), seen });
+    names.set(name, { stamp, sha256, hashedAtNs, trusted: decimalLess(mtime, hashedAtNs), seen, verified });
   }
 
   /**
-   * Hands the cache back once its walk is over: the next `open` of the same file may reuse it. The
-   * caller must not use it afterwards.
+   * Hands the cache back once its walk is over: the next `open` of the same file may start (once the
+   * last save is written), and may reuse it. The caller must not use it afterwards.
    */
   release(): void {
-    if (this.fileStamp === undefined) return;
-    released.delete(this.path);
-    released.set(this.path, { cache: this, fileStamp: this.fileStamp });
-    for (const path of released.keys()) {
-      if (released.size <= RELEASED_KEPT) break;
-      released.delete(path);
-    }
+    const unlock = this.unlock;
+    this.unlock = undefined;
+    // After any save still being written (a walk may leave its last one running): the next walk then
+    // finds the file as saved, and takes this cache as it is.
+    void this.saving.then(() => {
+      if (this.fileStamp !== undefined) {
+        released.delete(this.path);
+        released.set(this.path, { cache: this, fileStamp: this.fileStamp });
+        for (const path of released.keys()) {
+          if (released.size <= RELEASED_KEPT) break;
+          released.delete(path);
+        }
+      }
+      unlock?.();
+    });
   }
 
   get size(): number {
@@ -186,28 +248,61 @@ export class StatCache {
    */
   lookup(relPath: string, stat: FileStamp): string | undefined {
     const [dir, name] = splitRel(relPath);
-    return this.lookupStamp(dir, name, stampOf(stat));
+    return this.lookupStamp(dir, name, stampOf(stat))?.sha256;
   }
 
-  /** `lookup` for the file `name` in the folder `dirRel`, with its stamp as `stampOf` writes it. */
-  lookupStamp(dirRel: string, name: string, stamp: string): string | undefined {
+  /** `lookup` for the file `name` in the folder `dirRel`, with its stamp as `stampOf` writes it; says whether its blob is verified. */
+  lookupStamp(dirRel: string, name: string, stamp: string): { sha256: string; verified: boolean } | undefined {
     const e = this.dirs.get(dirRel)?.get(name);
     if (!e) return undefined;
     e.seen = this.generation;
-    return e.trusted && e.stamp === stamp ? e.sha256 : undefined;
+    return e.trusted && e.stamp === stamp ? e : undefined;
+  }
+
+  /** Notes that the blob of the entry `name` in `dirRel` was found in the store (see `Entry.verified`). */
+  markVerified(dirRel: string, name: string): void {
+    const e = this.dirs.get(dirRel)?.get(name);
+    if (e && !e.verified) {
+      e.verified = true;
+      this.changes++;
+    }
   }
 
   /** Remembers that the file with `stat` hashed to `sha256`; `hashedAtNs` is a `clockNs()` reading taken before reading it. */
   record(relPath: string, stat: FileStamp, sha256: string, hashedAtNs: bigint): void {
+    this.recordStamp(relPath, stampOf(stat), sha256, hashedAtNs);
+  }
+
+  /** `record` with the file's stamp as `stampOf` writes it. */
+  recordStamp(relPath: string, stamp: string, sha256: string, hashedAtNs: bigint): void {
     if (!SHA256.test(sha256)) throw new RangeError(`not a sha256: ${sha256}`);
-    this.set(relPath, stampOf(stat), sha256, String(hashedAtNs), this.generation);
+    this.set(relPath, stamp, sha256, String(hashedAtNs), this.generation, true);
     this.changes++;
   }
 
-  /** Forgets entries for paths neither looked up nor recorded since the last prune (files that are gone). */
+  /**
+   * The folder's record if it was made under `key`: the walk may then take its tree as is. Counts as a
+   * visit of the folder and of every file entry in it (none is pruned).
+   */
+  reuseDir(rel: string, key: string): DirRecord | undefined {
+    const record = this.records.get(rel);
+    if (!record || record.key !== key) return undefined;
+    record.seen = record.reused = this.generation;
+    return record;
+  }
+
+  /** Records what the walk made of a folder, for the next walk (only when every file in it was trusted). */
+  recordDir(rel: string, record: DirRecord): void {
+    const old = this.records.get(rel);
+    this.records.set(rel, { ...record, seen: this.generation, reused: 0 });
+    if (old?.key !== record.key || old.tree !== record.tree) this.changes++;
+  }
+
+  /** Forgets entries for paths neither looked up nor recorded since the last prune (files that are gone), and folders not visited. */
   pruneUnvisited(): number {
     let pruned = 0;
     for (const [dir, names] of this.dirs) {
+      if (this.records.get(dir)?.reused === this.generation) continue; // taken as is: its files are all still there
       for (const [name, e] of names) {
         if (e.seen !== this.generation) {
           names.delete(name);
@@ -215,6 +310,12 @@ export class StatCache {
         }
       }
       if (names.size === 0) this.dirs.delete(dir);
+    }
+    for (const [dir, record] of this.records) {
+      if (record.seen !== this.generation) {
+        this.records.delete(dir);
+        pruned++;
+      }
     }
     this.generation++;
     this.changes += pruned;
@@ -251,20 +352,22 @@ export class StatCache {
     const writtenAtNs = await this.clockNs();
     const changes = this.changes;
     const readings = new Map<string, number>();
-    const entries: CacheFileV2['entries'] = [];
+    const entries: CacheFileV3['entries'] = [];
     for (const [dir, names] of this.dirs) {
       for (const [name, e] of names) {
         let index = readings.get(e.hashedAtNs);
         if (index === undefined) readings.set(e.hashedAtNs, (index = readings.size));
-        entries.push([dir === '' ? name : `${dir}/${name}`, e.stamp, e.sha256, index]);
+        entries.push([dir === '' ? name : `${dir}/${name}`, e.stamp, e.sha256, index, e.verified ? 1 : 0]);
       }
     }
-    const json = JSON.stringify({ version: 2, writtenAtNs: String(writtenAtNs), hashedAt: [...readings.keys()], entries } satisfies CacheFileV2);
+    const dirs: CacheFileV3['dirs'] = [];
+    for (const [rel, r] of this.records) dirs.push([rel, r.key, r.tree, r.size, r.files, r.symlinks, r.bytes]);
+    const json = JSON.stringify({ version: 3, writtenAtNs: String(writtenAtNs), hashedAt: [...readings.keys()], entries, dirs } satisfies CacheFileV3);
     const temp = `${this.path}.${randomBytes(6).toString('hex')}.tmp`;
     const handle = await open(temp, 'wx', 0o600);
     try {
       // No fsync: see CacheFileV2 (the checksum turns a torn file into an empty cache).
-      await handle.writeFile(`${sha256Hex(json)}\n${json}`);
+      await handle.writeFile(cacheFileText(json));
     } catch (err) {
       await handle.close();
       await unlink(temp).catch(() => undefined);

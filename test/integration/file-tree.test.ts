@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeTree, type TreeEntry } from '../../src/domain/trees';
 import { createLocalBlobStore, type BlobStore } from '../../src/store/blob-store';
-import { listDir, markReachable, materializeTree, readTree, resolvePath, snapshotTree, sweepBlobs } from '../../src/store/file-tree';
+import { listDir, markCaptures, markReachable, materializeTree, readTree, resolvePath, snapshotTree, sweepBlobs } from '../../src/store/file-tree';
 import { StatCache } from '../../src/store/stat-cache';
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -54,9 +54,17 @@ function describe_(root: string, rel = ''): Record<string, string> {
   return out;
 }
 
+const cachePath = (label: string) => join(scratch, 'caches', `${label}.json`);
+const openCaches = new Map<string, StatCache>();
+/** Opens a test's stat cache, handing back the one it opened before (one walk per cache at a time). */
 async function openCache(label: string): Promise<StatCache> {
-  return StatCache.open(join(scratch, 'caches', `${label}.json`));
+  openCaches.get(label)?.release();
+  const cache = await StatCache.open(cachePath(label));
+  openCaches.set(label, cache);
+  return cache;
 }
+/** Every blob a snapshot's root reaches (its trees and files). */
+const blobsOf = async (store: BlobStore, rootTree: string) => [...(await markReachable(store, [rootTree]))];
 
 beforeAll(async () => {
   process.umask(0o022); // expected modes below assume it
@@ -101,9 +109,10 @@ describe('snapshot and materialize', () => {
     const a = freshDir('dedup');
     build(a, { 'one.txt': 'same', 'two.txt': 'same', 'sub/three.txt': 'same', 'sub/other.txt': 'other' });
     const snap = await snapshotTree(a, blobs, null, {});
-    const fileBlobs = snap.blobs.filter((b) => b === sha('same') || b === sha('other'));
+    const all = await blobsOf(blobs, snap.rootTree);
+    const fileBlobs = all.filter((b) => b === sha('same') || b === sha('other'));
     expect(fileBlobs.sort()).toEqual([sha('same'), sha('other')].sort());
-    expect(snap.blobs).toHaveLength(4); // two file blobs, the root tree, the sub tree
+    expect(all).toHaveLength(4); // two file blobs, the root tree, the sub tree
 
     const b = freshDir('dedup-copy');
     build(b, { 'sub/other.txt': 'other', 'two.txt': 'same', 'sub/three.txt': 'same', 'one.txt': 'same' });
@@ -144,15 +153,20 @@ describe('snapshot and materialize', () => {
     build(src, { 'ok.txt': 'fine', 'real-\uFFFD.txt': 'a replacement character, written as UTF-8' });
     expect(spawnSync('mkfifo', [join(src, 'pipe')]).status).toBe(0);
     writeFileSync(Buffer.concat([Buffer.from(`${src}/`), Buffer.from([0x66, 0xff, 0x6f])]), 'latin-1 name');
-    const snap = await snapshotTree(src, blobs, null, {});
-    expect(snap.files).toBe(2);
-    expect(await resolvePath(blobs, snap.rootTree, 'real-\uFFFD.txt')).toMatchObject({ type: 'file' });
-    expect(snap.skipped).toEqual(
-      expect.arrayContaining([
-        { path: 'pipe', reason: 'a FIFO cannot be part of a snapshot' },
-        { path: expect.stringMatching(/^f.o$/), reason: 'its name is not valid UTF-8' },
-      ]),
-    );
+    const past = new Date(Date.now() - 60_000);
+    for (const f of ['ok.txt', 'real-\uFFFD.txt']) utimesSync(join(src, f), past, past);
+    // Every walk reports them, also one that has a stat cache from the walk before.
+    for (const cache of [null, await openCache('special'), await openCache('special')]) {
+      const snap = await snapshotTree(src, blobs, cache, {});
+      expect(snap.files).toBe(2);
+      expect(await resolvePath(blobs, snap.rootTree, 'real-\uFFFD.txt')).toMatchObject({ type: 'file' });
+      expect(snap.skipped).toEqual(
+        expect.arrayContaining([
+          { path: 'pipe', reason: 'a FIFO cannot be part of a snapshot' },
+          { path: expect.stringMatching(/^f.o$/), reason: 'its name is not valid UTF-8' },
+        ]),
+      );
+    }
   });
 });
 
@@ -226,23 +240,76 @@ describe('the stat cache', () => {
     build(src, { 'a.txt': 'released a', 'b.txt': 'released b' });
     const past = new Date(Date.now() - 60_000);
     for (const f of ['a.txt', 'b.txt']) utimesSync(join(src, f), past, past);
-    const first = await openCache('released');
+    const path = cachePath('released-direct');
+    const first = await StatCache.open(path);
     await snapshotTree(src, blobs, first, {});
     first.release();
-    const again = await openCache('released');
+    const again = await StatCache.open(path);
     expect(again).toBe(first);
     expect(await snapshotTree(src, blobs, again, {})).toMatchObject({ hashedFiles: 0, reusedFiles: 2 });
-    // Not released: the next open reads the file, into a cache of its own.
-    const other = await openCache('released');
-    expect(other).not.toBe(again);
-    expect(other.size).toBe(2);
-    // Released, but the file changed since (another cache saved it): read again.
     again.release();
-    other.record('c.txt', lstatSync(join(src, 'a.txt'), { bigint: true }), sha('released a'), 1n);
-    await other.save();
-    const fresh = await openCache('released');
+    // Changed since (rewritten by someone else): read from the file again, into a cache of its own.
+    writeFileSync(path, readFileSync(path));
+    const fresh = await StatCache.open(path);
     expect(fresh).not.toBe(again);
-    expect(fresh.size).toBe(3);
+    expect(fresh.size).toBe(2);
+    fresh.release();
+  });
+
+  it('lets one walk at a time use a cache file: a second open waits for the first release', async () => {
+    const path = cachePath('one-at-a-time');
+    const first = await StatCache.open(path);
+    let second: StatCache | undefined;
+    const opening = StatCache.open(path).then((cache) => (second = cache));
+    // Enough turns of the event loop for an open that did not wait to finish (it reads one missing file).
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(second).toBeUndefined();
+    first.release();
+    await opening;
+    expect(second).toBeDefined();
+    second!.release();
+    // `use` releases also when the work fails.
+    await expect(StatCache.use(path, async () => Promise.reject(new Error('walk failed')))).rejects.toThrow('walk failed');
+    (await StatCache.open(path)).release();
+  });
+
+  it('takes an unchanged folder from its record without a look at its files, and re-makes only the folders a change is in', async () => {
+    const src = freshDir('records');
+    const spec: Record<string, string> = {};
+    for (const d of ['a', 'b', 'c']) for (const s of ['x', 'y']) for (let i = 0; i < 5; i++) spec[`${d}/${s}/f${i}.txt`] = `${d}${s}${i}`;
+    spec['top.txt'] = 'top';
+    build(src, spec);
+    const past = new Date(Date.now() - 60_000);
+    for (const f of Object.keys(spec)) utimesSync(join(src, f), past, past);
+    const first = await snapshotTree(src, blobs, await openCache('records'), {});
+    expect(first).toMatchObject({ files: 31, dirs: 9, hashedFiles: 31 });
+    const raw = JSON.parse(readFileSync(cachePath('records'), 'utf8').split('\n')[1]!);
+    expect(raw.version).toBe(3);
+    expect(raw.dirs.map((d: unknown[]) => d[0]).sort()).toEqual(['', 'a', 'a/x', 'a/y', 'b', 'b/x', 'b/y', 'c', 'c/x', 'c/y']);
+
+    // A file's blob taken away behind the cache's back shows whether the walk looked at it.
+    const same = await snapshotTree(src, blobs, await openCache('records'), {});
+    expect(same).toMatchObject({ files: 31, dirs: 9, bytes: first.bytes, hashedFiles: 0, reusedFiles: 31, rootTree: first.rootTree });
+
+    writeFileSync(join(src, 'b/y/f3.txt'), 'changed in b/y');
+    utimesSync(join(src, 'b/y/f3.txt'), past, past);
+    const changed = await snapshotTree(src, blobs, await openCache('records'), {});
+    expect(changed).toMatchObject({ files: 31, hashedFiles: 1, reusedFiles: 30 });
+    expect(changed.rootTree).toBe((await snapshotTree(src, blobs, null, {})).rootTree);
+    expect(await resolvePath(blobs, changed.rootTree, 'b/y/f3.txt')).toMatchObject({ sha256: sha('changed in b/y') });
+    expect(await resolvePath(blobs, changed.rootTree, 'a/x')).toEqual(await resolvePath(blobs, first.rootTree, 'a/x'));
+
+    // A folder removed, one added, a file renamed: each seen, and the cache forgets what is gone.
+    rmSync(join(src, 'c'), { recursive: true });
+    build(src, { 'd/new.txt': 'new folder' });
+    utimesSync(join(src, 'd/new.txt'), past, past);
+    renameSync(join(src, 'a/x/f0.txt'), join(src, 'a/x/renamed.txt'));
+    const moved = await snapshotTree(src, blobs, await openCache('records'), {});
+    expect(moved.rootTree).toBe((await snapshotTree(src, blobs, null, {})).rootTree);
+    expect(moved).toMatchObject({ files: 22, hashedFiles: 2, reusedFiles: 20 }); // the new file and the renamed one
+    const after = JSON.parse(readFileSync(cachePath('records'), 'utf8').split('\n')[1]!);
+    expect(after.dirs.map((d: unknown[]) => d[0]).sort()).toEqual(['', 'a', 'a/x', 'a/y', 'b', 'b/x', 'b/y', 'd']);
+    expect(after.entries.some((e: string[]) => e[0].startsWith('c/') || e[0] === 'a/x/f0.txt')).toBe(false);
   });
 
   it('starts empty from a corrupt or torn cache file instead of failing', async () => {
@@ -281,11 +348,12 @@ describe('the stat cache', () => {
     writeFileSync(join(scratch, 'caches', 'v1.json'), JSON.stringify({ version: 1, writtenAtNs: String(BigInt(Date.now()) * 1_000_000n), entries }));
     await blobs.putBytes('v1 alpha');
     await blobs.putBytes('v1 bravo');
-    expect(await snapshotTree(src, blobs, await openCache('v1'), {})).toMatchObject({ hashedFiles: 0, reusedFiles: 2 });
-    // A blob gone from the store (collected) is stored again from the file, whatever the cache says.
+    // A blob a collector of that time removed (it did not keep what caches name) is stored again from
+    // the file: entries of an old cache are checked in the store once.
     await blobs.delete(sha('v1 bravo'));
     expect(await snapshotTree(src, blobs, await openCache('v1'), {})).toMatchObject({ hashedFiles: 1, reusedFiles: 1 });
     expect(await blobs.has(sha('v1 bravo'))).toBe(true);
+    expect(await snapshotTree(src, blobs, await openCache('v1'), {})).toMatchObject({ hashedFiles: 0, reusedFiles: 2 });
   });
 });
 
@@ -372,7 +440,7 @@ describe('a user racing the walk with symlinks', () => {
           expect(err).toMatchObject({ code: 'conflict' });
           refused++;
         });
-        if (snap) expect(snap.blobs.filter((b) => secrets.has(b))).toEqual([]);
+        if (snap) expect((await blobsOf(blobs, snap.rootTree)).filter((b) => secrets.has(b))).toEqual([]);
       }
     } finally {
       expect(await race.stop()).toBeGreaterThan(0);
@@ -496,15 +564,25 @@ describe('abort and resume', () => {
   it('resumes after an abort from the blobs and cache entries saved before it', async () => {
     const src = manyFiles(400);
     const controller = new AbortController();
-    // The real store, aborting the walk once it has stored 150 files.
+    // The real store, aborting the walk once it has stored 150 files (one by one, or in batches).
     let stored = 0;
+    const count = (n: number) => {
+      if (stored < 150 && (stored += n) >= 150) controller.abort();
+    };
     const aborting = new Proxy(blobs, {
       get(target, key) {
         if (key === 'putFile') {
           return async (...args: Parameters<BlobStore['putFile']>) => {
             const ref = await target.putFile(...args);
-            if (++stored === 150) controller.abort();
+            count(1);
             return ref;
+          };
+        }
+        if (key === 'storeFilesIn') {
+          return async (...args: Parameters<NonNullable<BlobStore['storeFilesIn']>>) => {
+            const done = await target.storeFilesIn!(...args);
+            count(done.stored.filter((s) => s.length > 1).length);
+            return done;
           };
         }
         const value = Reflect.get(target, key);
@@ -539,37 +617,67 @@ describe('garbage collection', () => {
     const manifest = await gcBlobs.putBytes('a manifest the catalog points at');
     utimesSync(gcBlobs.pathOf(manifest.sha256), twoDaysAgo, twoDaysAgo);
 
+    const [oldBlobs, keptBlobs] = [await blobsOf(gcBlobs, old.rootTree), await blobsOf(gcBlobs, kept.rootTree)];
     const reachable = await markReachable(gcBlobs, [kept.rootTree], [manifest.sha256]);
-    expect([...reachable].sort()).toEqual([...kept.blobs, manifest.sha256].sort());
+    expect([...reachable].sort()).toEqual([...keptBlobs, manifest.sha256].sort());
     const swept = await sweepBlobs(gcBlobs, reachable, { graceMs: 3600_000 });
 
-    const onlyOld = old.blobs.filter((b) => !kept.blobs.includes(b));
+    const onlyOld = oldBlobs.filter((b) => !keptBlobs.includes(b));
     expect(onlyOld.length).toBe(3); // old.txt, the old root tree, the old data tree
-    expect(swept).toMatchObject({ deleted: 3, kept: kept.blobs.length + 2 });
+    expect(swept).toMatchObject({ deleted: 3, kept: keptBlobs.length + 2 });
     for (const b of onlyOld) expect(await gcBlobs.has(b)).toBe(false);
-    for (const b of [...kept.blobs, inProgress.sha256, manifest.sha256]) expect(await gcBlobs.has(b)).toBe(true);
+    for (const b of [...keptBlobs, inProgress.sha256, manifest.sha256]) expect(await gcBlobs.has(b)).toBe(true);
     const restored = freshDir('gc-restore');
     await materializeTree(gcBlobs, kept.rootTree, restored, { strategy: 'overwrite' });
     expect(readFileSync(join(restored, 'data/new.txt'), 'utf8')).toBe('only in the new snapshot');
   });
 
-  it('a snapshot that reuses blobs from the stat cache keeps them from a collection that runs before it commits', async () => {
+  it('a collection keeps what a walk may reuse unseen: blobs a stat cache names, and what a recent capture reached after the cache forgot it', async () => {
     const gcBlobs = await createLocalBlobStore(join(scratch, 'gc-reuse-blobs'));
     const src = freshDir('gc-reuse');
-    build(src, { 'old.txt': 'reused, last touched two days ago', 'recent.txt': 'reused, last touched half an hour ago' });
+    build(src, { 'kept.txt': 'reused, two days old', 'sub/changed.txt': 'version one' });
     const past = new Date(Date.now() - 60_000);
-    for (const f of ['old.txt', 'recent.txt']) utimesSync(join(src, f), past, past);
+    for (const f of ['kept.txt', 'sub/changed.txt']) utimesSync(join(src, f), past, past);
     await snapshotTree(src, gcBlobs, await openCache('gc-reuse'), {});
-    const [oldSha, recentSha] = [sha('reused, last touched two days ago'), sha('reused, last touched half an hour ago')];
-    utimesSync(gcBlobs.pathOf(oldSha), new Date(Date.now() - 48 * 3600_000), new Date(Date.now() - 48 * 3600_000));
-    utimesSync(gcBlobs.pathOf(recentSha), new Date(Date.now() - 1800_000), new Date(Date.now() - 1800_000));
+    const twoDaysAgo = new Date(Date.now() - 48 * 3600_000);
+    const ageAll = async () => {
+      for await (const blob of gcBlobs.list()) utimesSync(gcBlobs.pathOf(blob.sha256), twoDaysAgo, twoDaysAgo);
+    };
+    await ageAll();
+    const day = 24 * 3600_000;
+    const noRoots = Date.now() + day; // as a collection a day later sees the capture roots: none recent
 
-    // The snapshot being written: both files reused, nothing read; no committed snapshot references them yet.
-    expect(await snapshotTree(src, gcBlobs, await openCache('gc-reuse'), {})).toMatchObject({ hashedFiles: 0, reusedFiles: 2 });
-    const swept = await sweepBlobs(gcBlobs, new Set(), { graceMs: 24 * 3600_000 });
-    expect(swept.deleted).toBe(0);
-    expect(await gcBlobs.has(oldSha)).toBe(true);
-    expect(await gcBlobs.has(recentSha)).toBe(true);
+    // A walk that reuses everything reads no file and touches no blob; no snapshot references them yet.
+    const second = await snapshotTree(src, gcBlobs, await openCache('gc-reuse'), {});
+    expect(second).toMatchObject({ hashedFiles: 0, reusedFiles: 2 });
+    // The cache alone names all of it: the files, and the folders' trees.
+    const named = await StatCache.blobsNamedBy(cachePath('gc-reuse'));
+    const byCache = await markReachable(gcBlobs, named.trees, named.files);
+    expect([...byCache].sort()).toEqual((await blobsOf(gcBlobs, second.rootTree)).sort());
+    expect(await sweepBlobs(gcBlobs, byCache, { graceMs: day })).toMatchObject({ deleted: 0 });
+
+    // The next walk sees a change and forgets the old version, before `second` would have committed:
+    // only the capture root of `second` still reaches it.
+    writeFileSync(join(src, 'sub/changed.txt'), 'version two');
+    utimesSync(join(src, 'sub/changed.txt'), past, past);
+    await snapshotTree(src, gcBlobs, await openCache('gc-reuse'), {});
+    await ageAll();
+    const withRoots = new Set<string>();
+    await markCaptures(gcBlobs, [cachePath('gc-reuse')], Date.now() - day, withRoots);
+    expect(withRoots.has(sha('version one'))).toBe(true);
+    expect(await sweepBlobs(gcBlobs, withRoots, { graceMs: day })).toMatchObject({ deleted: 0 });
+    const materialized = freshDir('gc-reuse-restore');
+    await materializeTree(gcBlobs, second.rootTree, materialized, { strategy: 'overwrite' });
+    expect(readFileSync(join(materialized, 'sub/changed.txt'), 'utf8')).toBe('version one');
+
+    // A day later the root record has lapsed, and the old version (no snapshot committed it) goes.
+    const later = new Set<string>();
+    await markCaptures(gcBlobs, [cachePath('gc-reuse')], noRoots, later);
+    expect(later.has(sha('version one'))).toBe(false);
+    expect(later.has(sha('version two'))).toBe(true);
+    expect(await sweepBlobs(gcBlobs, later, { graceMs: day })).toMatchObject({ deleted: 3 }); // version one, its sub tree, its root
+    expect(await gcBlobs.has(sha('version one'))).toBe(false);
+    expect(await gcBlobs.has(sha('reused, two days old'))).toBe(true);
   });
 
   it('refuses to collect when a root tree cannot be read', async () => {

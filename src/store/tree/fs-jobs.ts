@@ -1,4 +1,5 @@
 /* istanbul ignore file -- these functions run in worker threads started from their source text (fs-pool.ts), where coverage counters do not exist */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 
 // The per-file work of a snapshot walk and a materialize, done by the worker threads of fs-pool.ts
@@ -7,8 +8,10 @@ import * as fs from 'node:fs';
 // per-file overhead is what made both paths slow (bench/reports/snapshot.md).
 //
 // A worker is started from the source text of WORKER_FUNCTIONS (fs-pool.ts), so each function here
-// may use only its arguments, the global `Buffer`, `fs` (always as the namespace `fs.…`, which the
-// compiled code keeps as is) and the other functions of that list: no other import or module constant.
+// may use only its arguments, the global `Buffer`, `fs` and `crypto` (always as the namespaces `fs.…`
+// and `crypto.…`, which the compiled code keeps as is) and the other functions of that list: no other
+// import or module constant. That is also why the jobs share this one file: a call into another module
+// compiles to a reference the worker's text would not have.
 // Paths are always below a directory opened as anchor.ts opens it: here (inAnchoredDir), or by the main
 // thread, which keeps it open until the job is done (its `/proc/self/fd/<fd>` path); or blob paths.
 
@@ -110,6 +113,54 @@ export function listEntries(base: string, only: string | undefined): ListedEntry
     out.push(entry);
   }
   return out;
+}
+
+/**
+ * One directory of a `listTree`: its path below the listed directory ('' for that one), its device and
+ * inode (decimal, as checked when it was opened), and its listing as `listingText` writes it.
+ */
+export type ListedDir = [rel: string, dev: string, ino: string, text: string];
+
+/**
+ * Lists the directory `dir` and, unless `shallow`, every directory below it, each opened through its
+ * parent's descriptor exactly as `inAnchoredDir` opens one (nothing followed, identity checked against
+ * the parent's listing). Children come before their parent. One job for a whole subtree: a walk with
+ * nothing to hash costs a system call per entry and one message per subtree, not per folder.
+ */
+export function listTree(args: { dir: AnchoredDir; shallow?: boolean }): ListedDir[] {
+  const out: ListedDir[] = [];
+  inAnchoredDir(args.dir, (base) => listTreeAt(base, '', args.dir.dev, args.dir.ino, !!args.shallow, out));
+  return out;
+}
+
+export function listTreeAt(base: string, rel: string, dev: bigint, ino: bigint, shallow: boolean, out: ListedDir[]): void {
+  const entries = listEntries(base, undefined);
+  if (!shallow) {
+    for (const entry of entries) {
+      if (entry[1] !== 'dir') continue;
+      const childRel = rel === '' ? entry[0] : `${rel}/${entry[0]}`;
+      const child = { base, anchored: true, rel: entry[0], dev: BigInt(entry[4]), ino: BigInt(entry[5].slice(0, entry[5].indexOf(':'))) };
+      try {
+        inAnchoredDir(child, (childBase) => listTreeAt(childBase, childRel, child.dev, child.ino, false, out));
+      } catch (err) {
+        // inAnchoredDir names only the last component; say which folder, from the listed one down.
+        if ((err as NodeJS.ErrnoException).code === 'ECHANGED' && !(err as { rel?: string }).rel) Object.assign(err as object, { message: `/${childRel} was moved or replaced`, rel: childRel });
+        throw err;
+      }
+    }
+  }
+  out.push([rel, String(dev), String(ino), listingText(entries)]);
+}
+
+/**
+ * A listing as one string: the seven fields of each entry (a missing link target as ''), all joined by
+ * NUL, which no name or link target can hold. One string crosses threads far cheaper than nested
+ * arrays, and comparing a folder's listing with the last one is one hash of it.
+ */
+export function listingText(entries: ListedEntry[]): string {
+  let text = '';
+  for (const e of entries) text += `${e[0]}\0${e[1]}\0${e[2]}\0${e[3]}\0${e[4]}\0${e[5]}\0${e[6] ?? ''}\0`;
+  return text;
 }
 
 /**
@@ -234,6 +285,112 @@ export function copyBlob(file: FileToWrite, fd: number, buffer: Buffer, kernelCo
   }
 }
 
+// Storing small files into the blob store (storeFiles): open, read, hash, write a temp blob, link it
+// into place, all with synchronous calls. The async path (blob-store.ts putFile) costs about ten
+// thread-pool round trips and promises per file on the main thread; for the many small files of a
+// tree that overhead, not the bytes, was the time. Large files keep the async path (streamed, with
+// heartbeats while they are read). These jobs also use the namespace `crypto`.
+
+/** One file: its name in the folder and its stamp as the listing saw it (`ino:size:mtimeNs:ctimeNs`). */
+export type FileToStore = [name: string, stamp: string];
+/** Stored: the blob, the file's size, its stamp and permission bits; or why not (the caller takes the slow path). */
+export type StoredFile = [sha256: string, size: number, stamp: string, mode: number] | ['changed'];
+
+export interface StoreFilesArgs {
+  dir: AnchoredDir;
+  /** The blob store's root, its temp-name prefix for this job, whether it syncs, and when a reused blob is refreshed (blob-store.ts). */
+  blobs: string;
+  tempPrefix: string;
+  fsync: boolean;
+  refreshBeforeMs: number;
+  files: FileToStore[];
+}
+
+/**
+ * Stores each file of the folder `dir` unless it is no longer the file the listing saw (then
+ * 'changed'). Returns the outcomes in order, the shard folders that got a new blob (to sync), and the
+ * bytes read. A file that changes while read is 'changed' too; nothing is followed, nothing blocks.
+ */
+export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards: string[]; bytes: number } {
+  return inAnchoredDir(args.dir, (base) => {
+    const stored: StoredFile[] = [];
+    const shards = new Set<string>();
+    let bytes = 0;
+    args.files.forEach(([name, listedStamp], i) => {
+      let fd: number;
+      try {
+        fd = fs.openSync(`${base}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+      } catch (err) {
+        if (['ENOENT', 'ELOOP', 'ENXIO'].includes((err as NodeJS.ErrnoException).code ?? '')) return void stored.push(['changed']);
+        throw err;
+      }
+      try {
+        const st = fs.fstatSync(fd, { bigint: true });
+        const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+        if (!st.isFile() || stamp !== listedStamp) return void stored.push(['changed']);
+        const size = Number(st.size);
+        // One byte more than the size, so growth while read shows as a longer read.
+        const buffer = Buffer.allocUnsafe(size + 1);
+        let read = 0;
+        for (let n = -1; n !== 0 && read < buffer.length; read += n) n = fs.readSync(fd, buffer, read, buffer.length - read, read);
+        const after = fs.fstatSync(fd, { bigint: true });
+        if (read !== size || `${after.ino}:${after.size}:${after.mtimeNs}:${after.ctimeNs}` !== stamp) return void stored.push(['changed']);
+        bytes += size;
+        const content = buffer.subarray(0, size);
+        const sha256 = crypto.createHash('sha256').update(content).digest('hex');
+        if (storeBlob(args, sha256, content, `${args.tempPrefix}-${i}.tmp`)) shards.add(sha256.slice(0, 2));
+        stored.push([sha256, size, stamp, Number(st.mode & 0o777n)]);
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
+    return { stored, shards: [...shards].map((shard) => `${args.blobs}/sha256/${shard}`), bytes };
+  });
+}
+
+/**
+ * Puts `content` in place as the blob `sha256` (blob-store.ts layout and rules: write-once, published by
+ * link() of a finished temp file; an existing blob of the same size is kept, refreshed when old).
+ * True when a new blob was linked (its shard folder needs a sync).
+ */
+export function storeBlob(args: StoreFilesArgs, sha256: string, content: Buffer, tempName: string): boolean {
+  const shard = `${args.blobs}/sha256/${sha256.slice(0, 2)}`;
+  const path = `${shard}/${sha256.slice(2)}`;
+  const existing = fs.lstatSync(path, { throwIfNoEntry: false });
+  if (existing?.isFile() && existing.size === content.length) {
+    if (existing.mtimeMs >= args.refreshBeforeMs) return false;
+    try {
+      const now = new Date();
+      fs.utimesSync(path, now, now);
+      return false;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // collected meanwhile: store it again
+    }
+  }
+  const temp = `${args.blobs}/tmp/${tempName}`;
+  const out = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444);
+  try {
+    try {
+      for (let written = 0; written < content.length; ) written += fs.writeSync(out, content, written, content.length - written, written);
+      if (args.fsync) fs.fdatasyncSync(out);
+    } finally {
+      fs.closeSync(out);
+    }
+    try {
+      fs.linkSync(temp, path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'ENOENT') throw err;
+      fs.mkdirSync(shard, { recursive: true });
+      fs.linkSync(temp, path);
+    }
+    return true;
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+}
+
 /** Serves jobs on the worker's message port: `{ id, job, args }` → `{ id, value }` or `{ id, error }`. */
 export function serveJobs(jobs: Record<string, (args: never) => unknown>): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
@@ -248,7 +405,7 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
 }
 
 /** The jobs a worker serves, by name. */
-export const JOBS = { listDir, keepBlobs, writeFiles };
+export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles };
 
 /** Every function a worker's source text holds (the jobs and what they call). */
-export const WORKER_FUNCTIONS = [inAnchoredDir, listDir, listEntries, keepBlobs, writeFiles, copyBlob, serveJobs];
+export const WORKER_FUNCTIONS = [inAnchoredDir, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, writeFiles, copyBlob, serveJobs];

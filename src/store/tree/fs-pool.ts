@@ -33,10 +33,15 @@ interface Slot {
 }
 
 // The worker's whole program: the job functions from their compiled source, then the message loop.
-const SOURCE = ["'use strict';", "const fs = require('node:fs');", ...WORKER_FUNCTIONS.map((f) => f.toString()), `serveJobs({ ${Object.keys(JOBS).join(', ')} });`].join('\n');
+const SOURCE = ["'use strict';", "const fs = require('node:fs');", "const crypto = require('node:crypto');", ...WORKER_FUNCTIONS.map((f) => f.toString()), `serveJobs({ ${Object.keys(JOBS).join(', ')} });`].join('\n');
 
 /** Two workers on a 2-core machine, at most four: they mostly wait on the kernel, which the cores share. */
 const POOL_SIZE = Math.max(2, Math.min(4, availableParallelism()));
+/**
+ * Storing blobs waits on each blob's fdatasync: with eight workers eight flushes are in flight, which
+ * the block layer merges (a full snapshot of 20,000 files: 4.3 s, against 7.5 s with two workers).
+ */
+const STORE_POOL_SIZE = 8;
 
 class FsPool {
   private readonly slots: Slot[] = [];
@@ -98,9 +103,16 @@ class FsPool {
 }
 
 let pool: FsPool | undefined;
+let storing: FsPool | undefined;
 
 /** The process's pool of file-system worker threads. */
 export function fsPool(): FsPool {
   pool ??= new FsPool(POOL_SIZE);
   return pool;
+}
+
+/** The process's pool of worker threads for `storeFiles` jobs (they mostly wait for the disk). */
+export function storePool(): FsPool {
+  storing ??= new FsPool(STORE_POOL_SIZE);
+  return storing;
 }

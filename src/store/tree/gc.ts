@@ -1,4 +1,5 @@
 import { assertSha256, type BlobStore } from '../blob-store';
+import { StatCache } from '../stat-cache';
 import { FileTreeError } from './errors';
 import { mapLimit } from './limit';
 import { readTree } from './read';
@@ -40,9 +41,26 @@ export async function markReachable(blobs: BlobStore, rootTrees: Iterable<string
 }
 
 /**
+ * Adds to `reachable` what captures may be using without a committed snapshot yet: every blob a stat
+ * cache names (a walk reuses them unseen), then all that the capture roots recorded since `rootsSinceMs`
+ * reach (capture-roots.ts). In this order: a cache forgets an entry only in a walk that starts after
+ * the capture that reused it recorded its root, so each reused blob is found by one of the two reads.
+ */
+export async function markCaptures(blobs: BlobStore, statCaches: Iterable<string>, rootsSinceMs: number, reachable: Set<string>): Promise<void> {
+  const trees = new Set<string>();
+  for (const path of statCaches) {
+    const named = await StatCache.blobsNamedBy(path);
+    for (const sha of named.files) reachable.add(sha);
+    for (const sha of named.trees) trees.add(sha);
+  }
+  for (const sha of await blobs.captureRootsSince(rootsSinceMs)) trees.add(sha);
+  for (const sha of await markReachable(blobs, trees)) reachable.add(sha);
+}
+
+/**
  * Sweep: deletes blobs that are not in `reachable` and were not written or touched for `graceMs`.
- * The grace period protects a snapshot still being written (its blobs are fresh or touched but not yet
- * reachable from the catalog); each deletion re-checks the age atomically. No reference counts.
+ * The grace period protects the new blobs of a capture still being written (`markCaptures` covers
+ * those it reuses); each deletion re-checks the age atomically. No reference counts.
  */
 export async function sweepBlobs(
   blobs: BlobStore,

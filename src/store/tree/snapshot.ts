@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import type { SkippedPath, SnapshotTreeResult, TreeEntry } from '../../domain/trees';
 import { BlobStoreError, type BlobRef, type BlobStore } from '../blob-store';
-import type { StatCache } from '../stat-cache';
+import { stampOf, type StatCache } from '../stat-cache';
 import { changedError, TreeAnchor, type Identity } from './anchor';
 import { abortError } from './errors';
 import { encodeTreeEntries } from './encode';
-import type { ListedEntry, ListedKind } from './fs-jobs';
+import type { FileToStore, ListedEntry, ListedKind } from './fs-jobs';
+import { folderKey, identityOfListed, parseListing, TreeListing, type ListedNode } from './listing';
 import { FsJobError, fsPool } from './fs-pool';
 import { TaskPool, throttled } from './limit';
 
@@ -24,6 +26,11 @@ export interface SnapshotOptions {
   concurrency?: number;
   /** Save the stat cache after this many newly hashed files (default 500; also every 10 s). */
   saveCacheEvery?: number;
+  /**
+   * Return without waiting for the stat cache's last save (it finishes before the cache is released to
+   * the next walk): the walk's result does not depend on it, and a lost save costs only re-hashing.
+   */
+  deferCacheSave?: boolean;
 }
 
 const READ_ATTEMPTS = 3;
@@ -31,8 +38,6 @@ const CACHE_SAVE_INTERVAL_MS = 10_000;
 
 const relJoin = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
 const SPECIAL: Partial<Record<ListedKind, string>> = { socket: 'a socket', fifo: 'a FIFO', device: 'a device file', other: 'a special file' };
-/** A listed entry's device and inode, from its decimal device and its stamp (which starts with the inode). */
-const identityOfListed = (entry: ListedEntry): Identity => ({ dev: BigInt(entry[4]), ino: BigInt(entry[5].slice(0, entry[5].indexOf(':'))) });
 
 /**
  * Records the directory tree at `root` as tree objects and blobs. Symlinks are kept as links (never
@@ -49,14 +54,25 @@ export async function snapshotTree(root: string, blobs: BlobStore, cache: StatCa
   }
 }
 
+/** A file's tree entry, and whether the next walk may take it from the stat cache unseen. */
+interface StoredEntry {
+  entry: TreeEntry;
+  trusted: boolean;
+}
+
+/** Files up to this size are stored in worker threads, in batches of at most BATCH_FILES files and BATCH_BYTES bytes. */
+const SMALL_FILE_BYTES = 1 << 20;
+const BATCH_FILES = 64;
+const BATCH_BYTES = 8 << 20;
+
 class SnapshotWalk {
   // One pool bounds every I/O call; no pooled task waits for another, so it cannot deadlock.
   private readonly pool: TaskPool;
-  private readonly referenced = new Set<string>();
   private readonly skipped: SkippedPath[] = [];
   private readonly counts = { files: 0, dirs: 0, symlinks: 0, bytes: 0, hashed: 0, reused: 0 };
   private readonly live: SnapshotProgress = { files: 0, bytes: 0, hashed: 0, reused: 0 };
   private readonly progress;
+  private readonly listing: TreeListing;
   private hashedAtNs = 0n;
   private hashedSinceSave = 0;
   private lastSave = Date.now();
@@ -69,6 +85,7 @@ class SnapshotWalk {
     private readonly opts: SnapshotOptions,
   ) {
     this.pool = new TaskPool(opts.concurrency ?? 16, opts.signal);
+    this.listing = new TreeListing(anchor, this.pool);
     this.progress = throttled(opts.onProgress && (() => opts.onProgress!({ ...this.live })));
   }
 
@@ -77,15 +94,21 @@ class SnapshotWalk {
       this.pool.assertRunning();
       // Read before any file is: whatever changes from now on gets an mtime at or after this reading.
       this.hashedAtNs = this.cache ? await this.cache.clockNs() : 0n;
-      const root = await this.dirTree('', this.anchor.rootIdentity);
+      await this.listing.start();
+      const root = await this.dirTree('');
+      // Before the cache may forget what this walk reused (the next walk prunes), the root is on record:
+      // the garbage collector keeps what a recent capture's root reaches until its snapshot commits.
+      await this.blobs.recordCaptureRoot(root.sha256);
       this.cache?.pruneUnvisited();
-      await this.cache?.save();
+      if (this.opts.deferCacheSave) this.cache?.save().catch(() => undefined);
+      else await this.cache?.save();
       await this.blobs.flush();
       this.progress.flush();
       const { files, dirs, symlinks, bytes, hashed, reused } = this.counts;
-      return { rootTree: root.sha256, files, dirs, symlinks, bytes, hashedFiles: hashed, reusedFiles: reused, blobs: [...this.referenced].sort(), skipped: this.skipped };
+      return { rootTree: root.sha256, files, dirs, symlinks, bytes, hashedFiles: hashed, reusedFiles: reused, skipped: this.skipped };
     } catch (err) {
       this.pool.stop(err as Error);
+      await this.listing.settled();
       await this.pool.idle();
       await this.cache?.save().catch(() => undefined);
       if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
@@ -93,59 +116,165 @@ class SnapshotWalk {
     }
   }
 
-  /** Snapshots one directory after its children; returns its tree object's id and the bytes below it. */
-  private async dirTree(rel: string, id: Identity): Promise<BlobRef> {
-    const listed = await this.pool.run(() => this.listing(rel, id));
+  /**
+   * Makes one folder into a tree object after its sub-folders; returns its id and the bytes below it.
+   * A folder whose listing and sub-trees are what the stat cache recorded keeps its recorded tree
+   * without a look at any file in it.
+   */
+  private async dirTree(rel: string): Promise<BlobRef> {
+    const node = await this.listing.take(rel);
+    const subs = await Promise.all(node.children.map(async (child) => [child.slice(child.lastIndexOf('/') + 1), await this.dirTree(child)] as const));
+    this.counts.dirs += rel === '' ? 0 : 1;
+    const key = this.cache ? folderKey(node.text, subs) : '';
+    const record = this.cache?.reuseDir(rel, key);
+    if (record) {
+      Object.assign(this.counts, { files: this.counts.files + record.files, symlinks: this.counts.symlinks + record.symlinks, bytes: this.counts.bytes + record.bytes, reused: this.counts.reused + record.files });
+      Object.assign(this.live, { files: this.live.files + record.files, bytes: this.live.bytes + record.bytes, reused: this.live.reused + record.files });
+      this.progress.tick();
+      return { sha256: record.tree, size: record.size };
+    }
+    return this.buildTree(rel, node, new Map(subs), key);
+  }
+
+  /** A folder that changed (or that no walk recorded): each entry looked at, files hashed unless the stat cache knows them. */
+  private async buildTree(rel: string, node: ListedNode, subs: Map<string, BlobRef>, key: string): Promise<BlobRef> {
+    const all = parseListing(node.text);
+    const listed = this.kept(rel, all);
+    // Recorded for the next walk only if every file in it can be trusted then (see StatCache.lookup),
+    // and nothing was skipped (skips are reported by every walk).
+    let recordable = listed.length === all.length;
     const reused = await this.reusable(rel, listed);
     const entries: TreeEntry[] = [];
-    const pending: Array<Promise<TreeEntry | undefined>> = [];
+    const toStore: ListedEntry[] = [];
+    let files = 0;
+    let symlinks = 0;
+    let bytes = 0;
     for (const item of listed) {
       const [name, kind, mode, size] = item;
       if (kind === 'symlink') {
         this.counts.symlinks++;
+        symlinks++;
         entries.push({ name, type: 'symlink', mode, target: item[6]! });
       } else if (kind === 'dir') {
-        pending.push(this.dirTree(relJoin(rel, name), identityOfListed(item)).then((sub) => ({ name, type: 'dir', mode, size: sub.size, sha256: sub.sha256 })));
+        const sub = subs.get(name);
+        if (!sub) throw changedError(relJoin(rel, name), 'was moved or replaced');
+        entries.push({ name, type: 'dir', mode, size: sub.size, sha256: sub.sha256 });
       } else if (reused.has(name)) {
         const sha256 = reused.get(name)!;
-        this.fileDone(sha256, size, 'reused');
+        this.fileDone(size, 'reused');
         entries.push({ name, type: 'file', mode, size, sha256 });
       } else {
-        pending.push(this.fileEntry(rel, id, item));
+        toStore.push(item);
       }
     }
-    for (const entry of await Promise.all(pending)) if (entry) entries.push(entry);
+    for (const done of await this.storeFiles(rel, node.id, toStore)) {
+      if (!done || !done.trusted) recordable = false;
+      if (done) entries.push(done.entry);
+    }
+    for (const e of entries) if (e.type === 'file') (files++, (bytes += e.size));
     const ref = await this.pool.run(() => this.blobs.putBytes(encodeTreeEntries(entries)));
-    this.referenced.add(ref.sha256);
-    this.counts.dirs += rel === '' ? 0 : 1;
-    return { sha256: ref.sha256, size: entries.reduce((sum, e) => sum + (e.type === 'symlink' ? 0 : e.size), 0) };
+    const size = entries.reduce((sum, e) => sum + (e.type === 'symlink' ? 0 : e.size), 0);
+    if (this.cache && recordable) this.cache.recordDir(rel, { key, tree: ref.sha256, size, files, symlinks, bytes });
+    return { sha256: ref.sha256, size };
   }
 
-  /** The files of a listing the stat cache knows unchanged and whose blobs are still there, by name → sha256. */
+  /** The entries of a listing a snapshot can hold; the others are listed in `skipped` (a link that stopped being one fails the walk). */
+  private kept(rel: string, entries: ListedEntry[]): ListedEntry[] {
+    const kept: ListedEntry[] = [];
+    for (const entry of entries) {
+      const kind = entry[1];
+      if (kind === 'file' || kind === 'dir' || kind === 'symlink') kept.push(entry);
+      else if (kind === 'changed') throw changedError(relJoin(rel, entry[0]), 'stopped being a symbolic link');
+      else if (kind === 'bad-name') this.skip(relJoin(rel, entry[0]), 'its name is not valid UTF-8');
+      else if (kind === 'bad-target') this.skip(relJoin(rel, entry[0]), 'its link target is not valid UTF-8');
+      else this.skip(relJoin(rel, entry[0]), `${SPECIAL[kind]} cannot be part of a snapshot`);
+    }
+    return kept;
+  }
+
+  /**
+   * The files of a listing the stat cache knows unchanged, by name → sha256. Entries from a cache written
+   * before the collector kept what caches name are checked in the store first (found missing: hashed again).
+   */
   private async reusable(rel: string, listed: ListedEntry[]): Promise<Map<string, string>> {
     const known = new Map<string, string>();
     if (!this.cache) return known;
-    const refs: BlobRef[] = [];
+    const unverified: Array<{ name: string; ref: BlobRef }> = [];
     for (const [name, kind, , size, , stamp] of listed) {
       const cached = kind === 'file' ? this.cache.lookupStamp(rel, name, stamp) : undefined;
       if (!cached) continue;
-      known.set(name, cached);
-      refs.push({ sha256: cached, size });
+      known.set(name, cached.sha256);
+      if (!cached.verified) unverified.push({ name, ref: { sha256: cached.sha256, size } });
     }
-    if (known.size === 0) return known;
-    const missing = await this.pool.run(() => this.blobs.keepAlive(refs));
-    if (missing.size) for (const [name, sha256] of known) if (missing.has(sha256)) known.delete(name);
+    if (unverified.length === 0) return known;
+    const missing = await this.pool.run(() => this.blobs.keepAlive(unverified.map((u) => u.ref)));
+    for (const { name, ref } of unverified) {
+      if (missing.has(ref.sha256)) known.delete(name);
+      else this.cache.markVerified(rel, name);
+    }
     return known;
   }
 
-  private async fileEntry(parentRel: string, parentId: Identity, item: ListedEntry): Promise<TreeEntry | undefined> {
+  /**
+   * Hashes files of one folder into the store: small ones in batches in a worker thread, large ones (and
+   * any that changed since listed) one by one through `fileEntry`. Undefined for a file that is gone.
+   */
+  private async storeFiles(rel: string, id: Identity, items: ListedEntry[]): Promise<Array<StoredEntry | undefined>> {
+    const storeIn = this.blobs.storeFilesIn?.bind(this.blobs);
+    const batches: ListedEntry[][] = [];
+    const large: ListedEntry[] = [];
+    let batch: ListedEntry[] = [];
+    let batchBytes = 0;
+    for (const item of items) {
+      if (!storeIn || item[3] > SMALL_FILE_BYTES) {
+        large.push(item);
+        continue;
+      }
+      if (batch.length >= BATCH_FILES || batchBytes + item[3] > BATCH_BYTES) (batches.push(batch), (batch = []), (batchBytes = 0));
+      batch.push(item);
+      batchBytes += item[3];
+    }
+    if (batch.length) batches.push(batch);
+    const stored = batches.map(async (files) => {
+      let done;
+      try {
+        done = await this.pool.run(() => storeIn!(this.anchor.dirForJob(rel, id), files.map((f): FileToStore => [f[0], f[5]])));
+      } catch (err) {
+        if (err instanceof FsJobError && err.code === 'ECHANGED') throw changedError(rel, 'was moved or replaced', err);
+        throw err;
+      }
+      // Recorded before anything may throw (an abort shows in bytesRead): a retry reuses all of them.
+      const entries = files.map((item, i) => {
+        const outcome = done.stored[i]!;
+        if (outcome.length === 1) return undefined;
+        const [sha256, size, stamp, mode] = outcome;
+        this.cache?.recordStamp(relJoin(rel, item[0]), stamp, sha256, this.hashedAtNs);
+        this.fileDone(size, 'hashed');
+        const mtimeNs = BigInt(stamp.split(':')[2]!);
+        return { entry: { name: item[0], type: 'file' as const, mode, size, sha256 }, trusted: mtimeNs < this.hashedAtNs };
+      });
+      this.maybeSaveCache(entries.filter(Boolean).length);
+      this.bytesRead(done.bytes);
+      // A file that changed since it was listed takes the careful path (re-listed, read again).
+      return Promise.all(files.map((item, i) => entries[i] ?? this.fileEntry(rel, id, item)));
+    });
+    const results = await Promise.all([...stored, Promise.all(large.map((item) => this.fileEntry(rel, id, item)))]);
+    return results.flat();
+  }
+
+  /**
+   * Hashes one file into the store; `trusted` when the next walk may take it from the stat cache unseen:
+   * it is the file the listing saw, and it was last modified before this walk's clock reading.
+   */
+  private async fileEntry(parentRel: string, parentId: Identity, item: ListedEntry): Promise<StoredEntry | undefined> {
     const rel = relJoin(parentRel, item[0]);
     const hashed = await this.pool.run(() => this.hashFile(parentRel, parentId, item));
     if (!hashed) return undefined;
     this.cache?.record(rel, hashed.stat, hashed.ref.sha256, this.hashedAtNs);
-    this.fileDone(hashed.ref.sha256, hashed.ref.size, 'hashed');
+    this.fileDone(hashed.ref.size, 'hashed');
     this.maybeSaveCache();
-    return { name: item[0], type: 'file', mode: Number(hashed.stat.mode & 0o777n), size: hashed.ref.size, sha256: hashed.ref.sha256 };
+    const trusted = stampOf(hashed.stat) === item[5] && hashed.stat.mtimeNs < this.hashedAtNs;
+    return { entry: { name: item[0], type: 'file', mode: Number(hashed.stat.mode & 0o777n), size: hashed.ref.size, sha256: hashed.ref.sha256 }, trusted };
   }
 
   /**
@@ -178,31 +307,12 @@ class SnapshotWalk {
 
   /** The entry `name` of the directory at `parentRel` as it is now, or undefined if it is gone. */
   private async relist(parentRel: string, parentId: Identity, name: string): Promise<ListedEntry | undefined> {
-    return (await this.listing(parentRel, parentId, name))[0];
-  }
-
-  /**
-   * Lists a directory through its own descriptor (in a worker: names, lstat, link targets; nothing is
-   * followed), without the entries a snapshot cannot hold, which are listed in `skipped`.
-   */
-  private async listing(rel: string, id: Identity, only?: string): Promise<ListedEntry[]> {
-    let entries: ListedEntry[];
     try {
-      entries = await fsPool().run('listDir', { dir: this.anchor.dirForJob(rel, id), only });
+      return (await fsPool().run('listDir', { dir: this.anchor.dirForJob(parentRel, parentId), only: name }))[0];
     } catch (err) {
-      if (err instanceof FsJobError && err.code === 'ECHANGED') throw changedError(rel, 'was moved or replaced', err);
+      if (err instanceof FsJobError && err.code === 'ECHANGED') throw changedError(parentRel, 'was moved or replaced', err);
       throw err;
     }
-    const kept: ListedEntry[] = [];
-    for (const entry of entries) {
-      const kind = entry[1];
-      if (kind === 'file' || kind === 'dir' || kind === 'symlink') kept.push(entry);
-      else if (kind === 'changed') throw changedError(relJoin(rel, entry[0]), 'stopped being a symbolic link');
-      else if (kind === 'bad-name') this.skip(relJoin(rel, entry[0]), 'its name is not valid UTF-8');
-      else if (kind === 'bad-target') this.skip(relJoin(rel, entry[0]), 'its link target is not valid UTF-8');
-      else this.skip(relJoin(rel, entry[0]), `${SPECIAL[kind]} cannot be part of a snapshot`);
-    }
-    return kept;
   }
 
   private skip(path: string, reason: string): void {
@@ -215,8 +325,7 @@ class SnapshotWalk {
     this.progress.tick();
   }
 
-  private fileDone(sha256: string, size: number, how: 'hashed' | 'reused'): void {
-    this.referenced.add(sha256);
+  private fileDone(size: number, how: 'hashed' | 'reused'): void {
     this.counts.files++;
     this.counts.bytes += size;
     this.counts[how]++;
@@ -230,9 +339,9 @@ class SnapshotWalk {
    * A periodic save lets a killed walk's retry reuse what was hashed; a failed one only costs re-hashing.
    * Each save rewrites the whole cache, so saves are spaced at least 20 times their own duration apart.
    */
-  private maybeSaveCache(): void {
+  private maybeSaveCache(hashed = 1): void {
     if (!this.cache) return;
-    this.hashedSinceSave++;
+    this.hashedSinceSave += hashed;
     const since = Date.now() - this.lastSave;
     if (this.hashedSinceSave < (this.opts.saveCacheEvery ?? 500) && since < CACHE_SAVE_INTERVAL_MS) return;
     if (since < 20 * this.lastSaveTook) return;
