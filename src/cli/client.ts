@@ -1,9 +1,15 @@
-import { Readable } from 'node:stream';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { ErrorBody } from '../domain/errors';
-
-type Query = Record<string, string | number | undefined>;
 import { CliError } from './errors';
 import { resolveApiKey, resolveApiUrl } from './settings';
+
+// On node:http rather than fetch: fetch (undici) costs a command ~80 ms of module loading on its first use.
+
+type Query = Record<string, string | number | undefined>;
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** A request whose connection stays silent this long is given up (fetch's own limit, which the CLI used to rely on). */
+const IDLE_TIMEOUT_MS = 300_000;
 
 /** A failure of the API or of reaching it; `transient` ones may be retried while polling. */
 export class ApiError extends CliError {
@@ -13,6 +19,44 @@ export class ApiError extends CliError {
     readonly transient: boolean,
   ) {
     super(message);
+  }
+}
+
+/** node:https for an https: URL, node:http otherwise; each is loaded only when used (TLS costs start-up time). */
+export function transportFor(url: URL): typeof import('node:http') | typeof import('node:https') {
+  return url.protocol === 'https:' ? (require('node:https') as typeof import('node:https')) : (require('node:http') as typeof import('node:http'));
+}
+
+const codeOf = (err: unknown) => (err as { code?: string }).code ?? (err as Error).message;
+
+/** The whole body as text (UTF-8). */
+async function readAll(body: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A successful response: read it whole (`text`, `json`) or stream `body` (a download). */
+export class ApiResponse {
+  constructor(
+    readonly body: IncomingMessage,
+    private readonly baseUrl: string,
+  ) {}
+
+  get status(): number {
+    return this.body.statusCode ?? 0;
+  }
+
+  async text(): Promise<string> {
+    try {
+      return await readAll(this.body);
+    } catch (err) {
+      throw new ApiError(`lost the connection to the Handout API at ${this.baseUrl} while reading its answer (${codeOf(err)})`, null, true);
+    }
+  }
+
+  async json<T = unknown>(): Promise<T> {
+    return JSON.parse(await this.text()) as T;
   }
 }
 
@@ -27,40 +71,44 @@ export class ApiClient {
     return new ApiClient(resolveApiUrl(env), resolveApiKey(env));
   }
 
-  /** Sends a request and returns the raw response when it succeeded; throws the API's error message otherwise. */
-  async send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, opts: { json?: unknown; stream?: NodeJS.ReadableStream; query?: Query } = {}): Promise<Response> {
+  /** Sends a request and returns the response when it succeeded; throws the API's error message otherwise. */
+  async send(method: Method, path: string, opts: { json?: unknown; stream?: NodeJS.ReadableStream; query?: Query } = {}): Promise<ApiResponse> {
     const url = new URL(`${this.baseUrl}/api/v1${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}` };
-    let body: RequestInit['body'];
+    const headers: OutgoingHttpHeaders = { authorization: `Bearer ${this.apiKey}` };
+    let body: Buffer | NodeJS.ReadableStream | undefined;
     if (opts.json !== undefined) {
+      body = Buffer.from(JSON.stringify(opts.json));
       headers['content-type'] = 'application/json';
-      body = JSON.stringify(opts.json);
+      headers['content-length'] = body.length;
     } else if (opts.stream) {
-      headers['content-type'] = 'application/octet-stream';
-      body = Readable.toWeb(opts.stream as Readable) as unknown as RequestInit['body'];
+      headers['content-type'] = 'application/octet-stream'; // sent chunked: the length is not known up front
+      body = opts.stream;
     }
-    let response: Response;
+    let response: IncomingMessage;
     try {
-      response = await fetch(url, { method, headers, body, ...(opts.stream ? { duplex: 'half' } : {}) } as RequestInit);
+      response = await exchange(url, method, headers, body);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ApiError(`cannot reach the Handout API at ${this.baseUrl} (${cause}); is "handout up" running? (HANDOUT_API_URL sets the address)`, null, true);
+      if (err instanceof CliError) throw err;
+      throw new ApiError(`cannot reach the Handout API at ${this.baseUrl} (${codeOf(err)}); is "handout up" running? (HANDOUT_API_URL sets the address)`, null, true);
     }
-    if (!response.ok) {
-      const text = await response.text();
-      let message = `HTTP ${response.status} ${response.statusText}`;
-      try {
-        message = (JSON.parse(text) as ErrorBody).error?.message ?? message;
-      } catch {
-        // not JSON: keep the status line
-      }
-      throw new ApiError(message, response.status, response.status >= 500 || response.status === 429);
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) return new ApiResponse(response, this.baseUrl);
+    const text = await readAll(response).catch(() => '');
+    let message = `HTTP ${status} ${response.statusMessage ?? ''}`;
+    if (status >= 300 && status < 400) {
+      // Not followed: the bearer key would go wherever the redirect points.
+      message = `the API at ${this.baseUrl} redirected to ${response.headers.location ?? '(nowhere)'}: set HANDOUT_API_URL to the API's own address`;
     }
-    return response;
+    try {
+      message = (JSON.parse(text) as ErrorBody).error?.message ?? message;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new ApiError(message, status, status >= 500 || status === 429);
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, query?: Query): Promise<T> {
+  async request<T>(method: Method, path: string, body?: unknown, query?: Query): Promise<T> {
     const response = await this.send(method, path, { json: body, query });
     const text = await response.text();
     return (text ? JSON.parse(text) : undefined) as T;
@@ -77,6 +125,37 @@ export class ApiClient {
   delete<T>(path: string, query?: Query) {
     return this.request<T>('DELETE', path, undefined, query);
   }
+}
+
+/** One HTTP exchange: resolves with the response as soon as its head has arrived. */
+function exchange(url: URL, method: Method, headers: OutgoingHttpHeaders, body: Buffer | NodeJS.ReadableStream | undefined): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    // Throws at once for a protocol other than http: or https: (rejected like an unreachable API).
+    const req = transportFor(url).request(url, { method, headers, timeout: IDLE_TIMEOUT_MS });
+    req.on('response', resolve);
+    // Refused, reset, DNS or TLS failures; after the response has arrived, the body's reader sees them.
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer for ${IDLE_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
+    if (body === undefined || Buffer.isBuffer(body)) req.end(body);
+    else upload(body, req, reject);
+  });
+}
+
+/** Streams a request body; a read error aborts the request, and an early answer (a refusal) stops the upload. */
+function upload(source: NodeJS.ReadableStream, req: ClientRequest, reject: (err: Error) => void): void {
+  let sent = false;
+  source.once('end', () => (sent = true));
+  source.once('error', (err: Error) => {
+    req.destroy();
+    reject(new CliError(`could not read what was being uploaded: ${err.message}`));
+  });
+  req.once('response', () => {
+    if (sent) return;
+    source.unpipe(req);
+    (source as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    req.end();
+  });
+  source.pipe(req);
 }
 
 export const enc = encodeURIComponent;

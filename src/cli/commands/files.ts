@@ -1,7 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import type { FileEntry } from '../../domain/files';
@@ -44,7 +43,7 @@ async function download(client: ApiClient, base: string, remote: string, local: 
   const response = await client.send('GET', `${base}/files/content`, { query: { path: remote, snapshot } });
   await mkdir(dirname(local), { recursive: true });
   const tmp = `${local}.handout-partial`;
-  await pipeline(Readable.fromWeb(response.body as never), createWriteStream(tmp));
+  await pipeline(response.body, createWriteStream(tmp));
   await rename(tmp, local);
 }
 

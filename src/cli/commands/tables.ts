@@ -1,7 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import type { ColumnInfo, TableInfo } from '../../domain/tables';
@@ -80,7 +79,7 @@ export function tablesCommand(): Command {
       const format = fileFormat(file, o.fileFormat);
       const response = await ApiClient.fromEnvironment().send('GET', `${base(o)}/tables/${enc(table)}/export`, { query: { format, snapshot: o.snapshot } });
       const partial = `${file}.handout-partial`;
-      await pipeline(Readable.fromWeb(response.body as never), createWriteStream(partial));
+      await pipeline(response.body, createWriteStream(partial));
       await rename(partial, file);
     });
   withContext(tables.command('rename').argument('<table>').requiredOption('--new-name <name>', 'the new table name'), 'instance').action(
