@@ -1,28 +1,18 @@
 import { Command, CommanderError } from 'commander';
 import { HANDOUT_VERSION } from '../runtime/version';
-import { appsCommand } from './commands/apps';
-import { assignmentsCommand } from './commands/assignments';
-import { feedbackCommand, gradesCommand, handinCommand } from './commands/handins';
-import { auditCommand } from './commands/audit';
-import { instancesCommand, orgsCommand, spacesCommand } from './commands/directory';
-import { distributionCommand } from './commands/distribution';
-import { filesCommand } from './commands/files';
-import { configCommand, infoCommand, keysCommand, rolesCommand, usersCommand } from './commands/identity';
-import { snapshotsCommand } from './commands/snapshots';
-import { tablesCommand } from './commands/tables';
-import { tasksCommand } from './commands/tasks';
-import { upCommand } from './commands/up';
 import { CliError } from './errors';
+import { TOPICS, topicsFor } from './topics';
 
-/** The `handout` command: a thin client of the HTTP API, plus `up`, which runs the server. */
-export function buildProgram(): Command {
+/**
+ * The `handout` command: a thin client of the HTTP API, plus `up`, which runs the server. Given the
+ * command line, it holds only the topics that line needs (see `topicsFor`); without one, all of them.
+ */
+export function buildProgram(argv?: readonly string[]): Command {
   const program = new Command('handout')
     .description('Handout: share work between workspaces — distribution, snapshots, assignments, audit')
     .version(HANDOUT_VERSION)
     .showHelpAfterError('(run with --help for usage)');
-  for (const sub of [upCommand(), configCommand(), infoCommand(), orgsCommand(), spacesCommand(), instancesCommand(), usersCommand(), keysCommand(), rolesCommand(), tasksCommand(), auditCommand(), filesCommand(), tablesCommand(), appsCommand(), snapshotsCommand(), distributionCommand(), assignmentsCommand(), handinCommand(), feedbackCommand(), gradesCommand()]) {
-    program.addCommand(sub);
-  }
+  for (const topic of argv ? topicsFor(argv) : TOPICS) program.addCommand(topic.build());
   // Every level: usage errors exit 1 with one line, never a stack trace.
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(s) });
@@ -36,7 +26,7 @@ export function buildProgram(): Command {
 /** Runs the CLI and exits: 0 on success, 1 with one line on stderr on any error. */
 export async function main(argv: string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(argv).parseAsync(argv);
     process.exitCode = 0;
   } catch (err) {
     if (err instanceof CommanderError) {
