@@ -1,21 +1,16 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import YAML from 'yaml';
-import { z } from 'zod';
-import { PartialContext, type InstanceRef } from '../domain/context';
+import type { InstanceRef, PartialContext } from '../domain/context';
 import { CliError } from './errors';
+import { configFileSchema, contextSchema, plainConfigFile, plainContext, SLUG_PATTERN, type ConfigFile } from './settings-check';
 
 // Where the CLI finds its API URL, API key and context: flags, then environment, then ~/.handout/config.yaml.
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 
-const ConfigFile = z.object({
-  api_key: z.string().optional(),
-  api_url: z.string().optional(),
-  context: PartialContext.optional(),
-});
-type ConfigFile = z.infer<typeof ConfigFile>;
+/** yaml costs ~30 ms to load: only a command that finds a config file (or writes one) pays for it. */
+const yaml = () => require('yaml') as typeof import('yaml');
 
 export function configPath(env = process.env): string {
   return env.HANDOUT_CONFIG || join(env.HOME || homedir(), '.handout', 'config.yaml');
@@ -26,11 +21,13 @@ export function readConfigFile(env = process.env): ConfigFile {
   if (!existsSync(path)) return {};
   let raw: unknown;
   try {
-    raw = YAML.parse(readFileSync(path, 'utf8')) ?? {};
+    raw = yaml().parse(readFileSync(path, 'utf8')) ?? {};
   } catch (err) {
     throw new CliError(`the config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
-  const parsed = ConfigFile.safeParse(raw);
+  const plain = plainConfigFile(raw);
+  if (plain) return plain;
+  const parsed = configFileSchema().safeParse(raw);
   if (!parsed.success) throw new CliError(`the config file ${path} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
@@ -40,7 +37,7 @@ export function writeConfigFile(update: Partial<ConfigFile>, env = process.env):
   const path = configPath(env);
   const merged = { ...readConfigFile(env), ...update };
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, YAML.stringify(merged), { mode: 0o600 });
+  writeFileSync(path, yaml().stringify(merged), { mode: 0o600 });
   chmodSync(path, 0o600);
   return path;
 }
@@ -67,7 +64,9 @@ function ambientContext(env = process.env): PartialContext {
     } catch (err) {
       throw new CliError(`HANDOUT_CONTEXT is not valid JSON (${(err as Error).message}); expected e.g. {"org_slug":"my_org","space_slug":"my_space","instance_slug":"my_instance"}`);
     }
-    const parsed = PartialContext.safeParse(json);
+    const plain = plainContext(json);
+    if (plain) return plain;
+    const parsed = contextSchema().safeParse(json);
     if (!parsed.success) {
       throw new CliError(`HANDOUT_CONTEXT is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
     }
@@ -113,7 +112,7 @@ export function resolveContext<L extends Level>(level: L, flags: ContextFlags, e
     throw new CliError(`no ${missing.join('/')} given: pass ${missing.map((k) => flagName[k]).join(', ')}${hint}`);
   }
   for (const k of need) {
-    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(value[k]!)) throw new CliError(`invalid ${k} slug "${value[k]}": use 1–63 characters of a-z, 0-9, "_" and "-"`);
+    if (!SLUG_PATTERN.test(value[k]!)) throw new CliError(`invalid ${k} slug "${value[k]}": use 1–63 characters of a-z, 0-9, "_" and "-"`);
   }
   const out: Record<string, string> = { org_slug: value.org! };
   if (need.includes('space')) out.space_slug = value.space!;

@@ -1,7 +1,8 @@
 import type { SingleBar } from 'cli-progress';
-import { FINISHED_STATUSES, type TaskView } from '../domain/tasks';
+import type { TaskView } from '../domain/tasks';
 import { ApiError, enc, type ApiClient } from './client';
 import { CliError } from './errors';
+import { isFinished } from './task-view';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,7 +34,7 @@ export async function waitForTask(client: ApiClient, taskId: string, timeoutSeco
         if (!(err instanceof ApiError && err.transient)) throw err;
       }
       if (task) {
-        const done = task.progress?.done ?? (FINISHED_STATUSES.includes(task.status) ? 1 : 0);
+        const done = task.progress?.done ?? (isFinished(task.status) ? 1 : 0);
         const total = task.progress?.total ?? 1;
         if (tty) {
           // Loaded only for a terminal: a script's `--wait` does not pay for it at every start.
@@ -46,7 +47,7 @@ export async function waitForTask(client: ApiClient, taskId: string, timeoutSeco
           if (line !== lastLine) process.stderr.write(`${line}\n`);
           lastLine = line;
         }
-        if (FINISHED_STATUSES.includes(task.status)) {
+        if (isFinished(task.status)) {
           bar?.stop();
           if (task.status !== 'COMPLETED') throw new CliError(`task ${taskId} ${task.status === 'FAILED' ? 'failed' : 'was cancelled'}: ${task.error ?? 'no reason given'}`);
           return task;

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
+import { LatePolicy } from '../../src/domain/assignments';
+import { FINISHED_STATUSES as DOMAIN_FINISHED, TaskStatus } from '../../src/domain/tasks';
+import { LATE_POLICIES } from '../../src/cli/commands/assignments';
 import { buildProgram } from '../../src/cli/main';
+import { FINISHED_STATUSES, TASK_STATUSES } from '../../src/cli/task-view';
 import { TOPICS, topicsFor } from '../../src/cli/topics';
 
 const argv = (...args: string[]) => ['node', 'handout', ...args];
@@ -32,5 +36,11 @@ describe('the CLI loads only the topic a command line names', () => {
       const alone = helpTexts(buildProgram(argv(topic.name)));
       for (const [name, text] of Object.entries(alone)) if (name !== 'handout') expect({ name, text }).toEqual({ name, text: whole[name] });
     }
+  });
+
+  it('spells out the same task statuses and late policies as the domain (kept apart so commands need no zod)', () => {
+    expect(TASK_STATUSES).toEqual(TaskStatus.options);
+    expect(FINISHED_STATUSES).toEqual(DOMAIN_FINISHED);
+    expect(LATE_POLICIES).toEqual(LatePolicy.options);
   });
 });

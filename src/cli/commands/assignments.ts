@@ -1,13 +1,19 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { TaskStarted } from '../../domain/api';
-import { InstanceRef } from '../../domain/context';
-import { LatePolicy, parseSize, type AssignmentView, type StudentStatusRow } from '../../domain/assignments';
+import type { AssignmentView, LatePolicy, StudentStatusRow } from '../../domain/assignments';
 import { ApiClient, enc } from '../client';
 import { formatOption, withContext, withWait, type CommonOpts } from '../options';
 import { print, render, renderRecord, type Column } from '../output';
 import { resolveContext } from '../settings';
 import { waitForTask } from '../wait';
 import { csvList } from './snapshots';
+
+// The domain's assignment rules bring zod (~40 ms of start-up): options load them only when given.
+const assignmentRules = () => require('../../domain/assignments') as typeof import('../../domain/assignments');
+const instanceRefSchema = () => (require('../../domain/context') as typeof import('../../domain/context')).InstanceRef;
+
+/** The late policies, as the domain's enum lists them (test/unit/cli-topics.test.ts checks they agree). */
+export const LATE_POLICIES: readonly LatePolicy[] = ['hard', 'accept-late'];
 
 /** The API path of an assignment in the context's space. */
 export function assignmentPath(o: CommonOpts, slug?: string): string {
@@ -46,14 +52,14 @@ function targetsOption(text: string): 'group' | unknown[] {
   } catch {
     throw new InvalidArgumentError('--targets is "group" (every student of the space) or a JSON array of {"org_slug","space_slug","instance_slug"}');
   }
-  if (!Array.isArray(parsed) || !parsed.length || !parsed.every((t) => InstanceRef.safeParse(t).success)) {
+  if (!Array.isArray(parsed) || !parsed.length || !parsed.every((t) => instanceRefSchema().safeParse(t).success)) {
     throw new InvalidArgumentError('--targets must be "group" or a non-empty JSON array of {"org_slug","space_slug","instance_slug"}');
   }
   return parsed;
 }
 
 function sizeOption(text: string): number {
-  const bytes = parseSize(text);
+  const bytes = assignmentRules().parseSize(text);
   if (bytes === null) throw new InvalidArgumentError(`--size-limit "${text}" is not a size such as 50MB, 1.5GB or 200KiB`);
   return bytes;
 }
@@ -93,7 +99,7 @@ export function assignmentsCommand(): Command {
     .requiredOption('--due-at <time>', 'deadline: 2027-01-31T23:59 in --timezone, or an ISO time with an offset')
     .requiredOption('--timezone <zone>', 'IANA time zone of the course, e.g. Europe/Zurich')
     .option('--release-at <time>', 'when the material is distributed (default: now)')
-    .addOption(new Option('--late-policy <policy>', 'hard: nothing after the deadline; accept-late: flagged late until --cutoff-at').choices(LatePolicy.options))
+    .addOption(new Option('--late-policy <policy>', 'hard: nothing after the deadline; accept-late: flagged late until --cutoff-at').choices(LATE_POLICIES))
     .option('--cutoff-at <time>', 'with accept-late: the last moment a late hand-in is accepted')
     .option('--size-limit <size>', 'largest hand-in, e.g. 50MB', sizeOption)
     .option('--notify', 'mail the students when the material arrives', false)

@@ -1,33 +1,18 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { TaskStarted } from '../../domain/api';
-import { DistributionTarget, parseStrategies, type Strategies, type TargetOutcome } from '../../domain/distribution';
+import type { Strategies } from '../../domain/distribution';
 import type { TaskView } from '../../domain/tasks';
 import { ApiClient, enc } from '../client';
 import { CliError } from '../errors';
 import { formatOption, withContext, withWait, type CommonOpts } from '../options';
-import { print, render, renderRecord, type Column } from '../output';
+import { print, renderRecord } from '../output';
 import { resolveContext } from '../settings';
+import { printTask } from '../task-view';
 import { waitForTask } from '../wait';
 import { csvList } from './snapshots';
 
-export const targetColumns: Column<TargetOutcome>[] = [
-  { header: 'target', value: (t) => t.target },
-  { header: 'status', value: (t) => t.status },
-  { header: 'files_written', value: (t) => t.files_written },
-  { header: 'files_removed', value: (t) => t.files_removed },
-  { header: 'tables', value: (t) => t.tables.join(',') },
-  { header: 'apps', value: (t) => t.apps.join(',') },
-  { header: 'auto_snapshot', value: (t) => t.auto_snapshot },
-  { header: 'mails', value: (t) => t.mails },
-  { header: 'reason', value: (t) => t.reason },
-];
-
-/** Prints a task; a distribution's per-target outcomes as a table of their own when tabulated. */
-export function printTask(task: TaskView, format: CommonOpts['format']): void {
-  if (format !== 'tabulated' || !task.targets) return print(renderRecord(task, format));
-  const { targets, ...rest } = task;
-  print(`${renderRecord({ ...rest, result: null }, format)}\n\n${render(targets, format, targetColumns)}`);
-}
+/** The domain's distribution rules, loaded when an option needs them (they bring zod, ~40 ms). */
+const distributionRules = () => require('../../domain/distribution') as typeof import('../../domain/distribution');
 
 /** `--targets`: a JSON array of targets, checked here so a typo fails before anything is sent. */
 function parseTargets(text: string): unknown[] {
@@ -39,7 +24,7 @@ function parseTargets(text: string): unknown[] {
   }
   if (!Array.isArray(parsed) || parsed.length === 0) throw new InvalidArgumentError('--targets must be a non-empty JSON array of targets');
   parsed.forEach((t, i) => {
-    const check = DistributionTarget.safeParse(t);
+    const check = distributionRules().DistributionTarget.safeParse(t);
     if (!check.success) throw new InvalidArgumentError(`target ${i + 1} (${JSON.stringify(t)}): ${check.error.issues[0]?.message}`);
   });
   return parsed;
@@ -47,7 +32,7 @@ function parseTargets(text: string): unknown[] {
 
 function strategyOption(text: string): Strategies {
   try {
-    return parseStrategies(text);
+    return distributionRules().parseStrategies(text);
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
-import { TaskStatus, type TaskView } from '../../domain/tasks';
+import type { TaskView } from '../../domain/tasks';
 import { ApiClient, enc } from '../client';
 import { formatOption, positiveInt, withWait, type CommonOpts } from '../options';
-import { print, render, renderRecord, type Column } from '../output';
+import { print, render, type Column } from '../output';
+import { printTask, TASK_STATUSES } from '../task-view';
 import { waitForTask } from '../wait';
-import { printTask } from './distribution';
 
 const taskColumns: Column<TaskView>[] = [
   { header: 'task_id', value: (t) => t.task_id },
@@ -28,7 +28,7 @@ export function tasksCommand(): Command {
   tasks
     .command('list')
     .description('recent tasks, newest first')
-    .addOption(new Option('--status <status>', 'only tasks with this status').choices(TaskStatus.options))
+    .addOption(new Option('--status <status>', 'only tasks with this status').choices(TASK_STATUSES))
     .addOption(new Option('--limit <n>', 'at most this many').default(50).argParser(positiveInt('--limit')))
     .addOption(formatOption())
     .action(async (o: CommonOpts & { status?: string; limit: number }) => {
