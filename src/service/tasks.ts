@@ -7,6 +7,7 @@ import * as taskIndex from '../store/catalog/task-index';
 import { adminSpaceIds, grantsOf, isSpaceAdmin } from './authz';
 import { actorOf, type Principal, type ServiceDeps } from './deps';
 import { conflict, forbidden, HandoutError, notFound } from './errors';
+import { awaitTaskClose } from './task-wait';
 
 // Tasks: every asynchronous operation is a Temporal workflow; the catalog indexes who started which.
 
@@ -141,8 +142,14 @@ async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<
   return view;
 }
 
-export async function getTask(deps: ServiceDeps, p: Principal, taskId: string): Promise<TaskView> {
-  return describeTask(deps, await visibleTask(deps, p, taskId));
+/**
+ * The task as it stands. With `wait`, first waits (up to `waitMs`, or until `signal` aborts) for it to
+ * finish; who may see the task is checked before any waiting.
+ */
+export async function getTask(deps: ServiceDeps, p: Principal, taskId: string, wait?: { waitMs: number; signal: AbortSignal }): Promise<TaskView> {
+  const row = await visibleTask(deps, p, taskId);
+  if (wait) await awaitTaskClose(deps, row.id, wait.waitMs, wait.signal);
+  return describeTask(deps, row);
 }
 
 /** Newest first; admins see all tasks, others theirs and those of spaces they administer. */
