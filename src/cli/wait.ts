@@ -6,15 +6,22 @@ import { isFinished } from './task-view';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// Polling: a task that finishes within a second (most snapshots of small instances, the benchmark's
-// incremental ones) is seen soon after (50 ms, growing by a fifth per poll), and a long one is polled
-// every 250 ms as before, so it costs the API and the worker no more requests than it did.
-const FIRST_POLL_MS = 50;
-const POLL_GROWTH = 1.2;
-const MAX_POLL_MS = 250;
+// Each request asks the API to hold it until the task has finished (GET /tasks/:id?wait_ms=), so the
+// end is seen at once, without polling. On a terminal it asks for a second at a time, so the progress
+// bar moves; otherwise for as long as the API allows, so a script's --wait costs a request per 20 s.
+const TERMINAL_WAIT_MS = 1000;
+const PIPE_WAIT_MS = 20_000;
+// An answer that comes back sooner than asked while the task still runs (an API without the long
+// poll, or a task not started yet) is asked again after a back-off, from 50 ms growing by a fifth up
+// to 250 ms (the old polling), not at once.
+const FIRST_RETRY_MS = 50;
+const RETRY_GROWTH = 1.2;
+const MAX_RETRY_MS = 250;
+// While the API cannot be reached: from 100 ms, doubling up to 5 s.
+const MAX_UNREACHABLE_MS = 5000;
 
 /**
- * Polls a task until it finishes. Transient failures (API restarting, network blips) are retried
+ * Follows a task until it finishes. Transient failures (API restarting, network blips) are retried
  * until the timeout instead of aborting the wait. Shows a progress bar on a terminal and plain
  * progress lines otherwise (on stderr, so stdout stays parseable). Throws if the task did not complete.
  */
@@ -23,16 +30,19 @@ export async function waitForTask(client: ApiClient, taskId: string, timeoutSeco
   const tty = Boolean(process.stderr.isTTY);
   let bar: SingleBar | undefined;
   let lastLine = '';
-  let delay = FIRST_POLL_MS;
-  let pollDelay = FIRST_POLL_MS;
+  let retryDelay = FIRST_RETRY_MS;
+  let unreachableDelay = FIRST_RETRY_MS;
   try {
     for (;;) {
+      const waitMs = Math.max(0, Math.min(tty ? TERMINAL_WAIT_MS : PIPE_WAIT_MS, deadline - Date.now()));
+      const askedAt = Date.now();
       let task: TaskView | undefined;
       try {
-        task = await client.get<TaskView>(`/tasks/${enc(taskId)}`);
+        task = await client.get<TaskView>(`/tasks/${enc(taskId)}`, { wait_ms: waitMs });
       } catch (err) {
         if (!(err instanceof ApiError && err.transient)) throw err;
       }
+      let delay = 0;
       if (task) {
         const done = task.progress?.done ?? (isFinished(task.status) ? 1 : 0);
         const total = task.progress?.total ?? 1;
@@ -52,13 +62,17 @@ export async function waitForTask(client: ApiClient, taskId: string, timeoutSeco
           if (task.status !== 'COMPLETED') throw new CliError(`task ${taskId} ${task.status === 'FAILED' ? 'failed' : 'was cancelled'}: ${task.error ?? 'no reason given'}`);
           return task;
         }
-        delay = pollDelay;
-        pollDelay = Math.min(pollDelay * POLL_GROWTH, MAX_POLL_MS);
+        unreachableDelay = FIRST_RETRY_MS;
+        if (Date.now() - askedAt < waitMs) {
+          delay = retryDelay;
+          retryDelay = Math.min(retryDelay * RETRY_GROWTH, MAX_RETRY_MS);
+        }
       } else {
-        delay = Math.min(delay * 2, 5000);
+        unreachableDelay = Math.min(unreachableDelay * 2, MAX_UNREACHABLE_MS);
+        delay = unreachableDelay;
       }
       if (Date.now() > deadline) throw new CliError(`gave up waiting for task ${taskId} after ${timeoutSeconds} s; it goes on in the background: "handout tasks get ${taskId} --wait"`);
-      await sleep(delay);
+      if (delay > 0) await sleep(delay);
     }
   } finally {
     bar?.stop();
