@@ -17,8 +17,8 @@ const PIPE_WAIT_MS = 20_000;
 const FIRST_RETRY_MS = 50;
 const RETRY_GROWTH = 1.2;
 const MAX_RETRY_MS = 250;
-// While the API cannot be reached: from 100 ms, doubling up to 5 s.
-const MAX_UNREACHABLE_MS = 5000;
+// After a transient error (the API unreachable, restarting or overloaded): from 100 ms, doubling up to 5 s.
+const MAX_ERROR_RETRY_MS = 5000;
 
 /**
  * Follows a task until it finishes. Transient failures (API restarting, network blips) are retried
@@ -31,7 +31,7 @@ export async function waitForTask(client: ApiClient, taskId: string, timeoutSeco
   let bar: SingleBar | undefined;
   let lastLine = '';
   let retryDelay = FIRST_RETRY_MS;
-  let unreachableDelay = FIRST_RETRY_MS;
+  let errorDelay = FIRST_RETRY_MS;
   try {
     for (;;) {
       const waitMs = Math.max(0, Math.min(tty ? TERMINAL_WAIT_MS : PIPE_WAIT_MS, deadline - Date.now()));
@@ -62,14 +62,14 @@ export async function waitForTask(client: ApiClient, taskId: string, timeoutSeco
           if (task.status !== 'COMPLETED') throw new CliError(`task ${taskId} ${task.status === 'FAILED' ? 'failed' : 'was cancelled'}: ${task.error ?? 'no reason given'}`);
           return task;
         }
-        unreachableDelay = FIRST_RETRY_MS;
+        errorDelay = FIRST_RETRY_MS;
         if (Date.now() - askedAt < waitMs) {
           delay = retryDelay;
           retryDelay = Math.min(retryDelay * RETRY_GROWTH, MAX_RETRY_MS);
         }
       } else {
-        unreachableDelay = Math.min(unreachableDelay * 2, MAX_UNREACHABLE_MS);
-        delay = unreachableDelay;
+        errorDelay = Math.min(errorDelay * 2, MAX_ERROR_RETRY_MS);
+        delay = errorDelay;
       }
       if (Date.now() > deadline) throw new CliError(`gave up waiting for task ${taskId} after ${timeoutSeconds} s; it goes on in the background: "handout tasks get ${taskId} --wait"`);
       if (delay > 0) await sleep(delay);
