@@ -879,7 +879,7 @@ async function main() {
         p('snapshotTree unchanged', 'again, nothing changed: the fixed cost of a walk with a warm stat cache', (r) => r.unchanged.ms),
         p('snapshotTree unchanged, no fsync', 'the same with `fsync: false`', (r) => r.unchangedNoFsync.ms),
         p('snapshotTree unchanged, warm', 'the same after one untimed walk in the same process (code compiled, worker threads running)', (r) => r.unchangedWarm.ms),
-        p('keepAlive every blob', '`keepAlive` on each of the store\'s blobs, 62 per call: what reuse does per unchanged file (lstat; utimes only if over an hour old)', (r) => r.keepAlive.ms),
+        p('keepAlive every blob', '`keepAlive` on each of the store\'s blobs, 62 per call: what checking every reused blob would cost (lstat; utimes only if over an hour old); a walk does it only for entries of a cache from before version 3', (r) => r.keepAlive.ms),
         p('stat cache load + save', '`StatCache.open` of the 20,000-entry cache, one entry recorded, one `save()` (JSON, checksum, rename)', (r) => r.cacheIo.ms),
         p('materializeTree (as applyFiles)', 'whole tree from the blob store into an empty folder, fsync on', (r) => r.materialize.ms),
         p('materializeTree, no fsync', 'the same with `fsync: false`', (r) => r.materializeNoFsync.ms),
@@ -916,7 +916,7 @@ async function main() {
   const R = Object.fromEntries(ratios.map((r) => [r.name, r]));
   findings.push(
     `**Full snapshot** (${R['full / git'].value.toFixed(2)}× git, aim ${verdict(R['full / git'])}): captureFiles (walk, hashing, blob writes) takes ${s2(fullB.phases.captureFiles)} s of the CLI's ${s2(fullB.cli)} s ` +
-      `(${pct(fullB.phases.captureFiles, fullB.cli)}); captureTables ${s2(others(fullB))} s (captureApps and commitSnapshot run as local activities inside workflow tasks); CLI, API, Temporal and polling ${s2(fullB.cli - fullB.phases.captureFiles - others(fullB))} s.`,
+      `(${pct(fullB.phases.captureFiles, fullB.cli)}); captureTables ${s2(fullB.phases.captureTables ?? 0)} s runs at the same time (captureApps and commitSnapshot run as local activities in the last workflow task); CLI, API, Temporal and polling ${s2(fullB.cli - fullB.phases.captureFiles)} s.`,
   );
   if (parts) {
     const P = Object.fromEntries(parts.rows.map((r) => [r.name, r.median]));
@@ -926,7 +926,7 @@ async function main() {
     findings.push(
       `Alone, snapshotTree on the same tree takes ${s2(full)} s; with \`fsync: false\` ${s2(nf)} s, so syncing each of the ${(treeInfo.files + treeInfo.dirs + 1).toLocaleString('en')} blobs and tree objects ` +
         `costs ${s2(full - nf)} s (${pct(full - nf, full)}). Reading and hashing alone in Node takes ${s2(hash)} s (sha256sum: ${s2(med.sha256sum)} s): hashing is not the bottleneck; ` +
-        `writing the copy into the blob store (temp file, write, rename: ${treeInfo.files.toLocaleString('en')} new files) adds ${s2(nf - hash)} s.`,
+        `writing the copy into the blob store (temp file, write, link: ${treeInfo.files.toLocaleString('en')} new files, those up to 1 MiB in worker threads) adds ${s2(nf - hash)} s.`,
     );
     const cpu = parts.cpu;
     const busy = cpu.totalMs - (cpu.rows.find((c) => c.name.startsWith('idle'))?.ms ?? 0);
@@ -943,8 +943,8 @@ async function main() {
     findings.push(
       `The walk itself: alone, snapshotTree with the stat cache takes ${s2(P['snapshotTree incremental'])} s after the change and ${s2(P['snapshotTree unchanged'])} s with nothing changed in a fresh process ` +
         `(${s2(P['snapshotTree unchanged, no fsync'])} s without fsync), ${s2(P['snapshotTree unchanged, warm'])} s in a warm one, about ${Math.round((1000 * P['snapshotTree unchanged, warm']) / treeInfo.files)} µs per unchanged file ` +
-        `(CPU: main thread ${s2(T['snapshotTree unchanged, warm'].main)} s, all threads ${s2(T['snapshotTree unchanged, warm'].all)} s). Its floor: a synchronous readdir + lstat of the tree in one thread takes ${s2(P['walk only, synchronous'])} s, ` +
-        `and a reused file also costs an lstat of its blob (keepAlive of every blob alone: ${s2(P['keepAlive every blob'])} s); loading and saving the stat cache ${s2(P['stat cache load + save'])} s. ` +
+        `(CPU: main thread ${s2(T['snapshotTree unchanged, warm'].main)} s, all threads ${s2(T['snapshotTree unchanged, warm'].all)} s). Its floor: a synchronous readdir + lstat of the tree in one thread takes ${s2(P['walk only, synchronous'])} s ` +
+        `(a folder the stat cache recorded is taken whole, and a reused file's blob is not looked at: checking every blob, as \`keepAlive\` does for entries of an old cache, would add ${s2(P['keepAlive every blob'])} s); loading and saving the stat cache ${s2(P['stat cache load + save'])} s. ` +
         `The main thread is busy ${pct(busy, cpu.totalMs)} of the profiled walk: ` +
         top.map((c) => `${c.name} ${Math.round(c.ms)} ms`).join(', ') +
         `. In the server (beside the API, the PGlite catalog, the Temporal worker and the Temporal server) captureFiles took ${s2(incrB.phases.captureFiles)} s.`,

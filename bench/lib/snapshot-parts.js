@@ -41,9 +41,9 @@ const CATEGORIES = [
   ['fs calls on the main thread (tree objects, cache file)', (f) => ['lstat', 'readdir', 'open', 'openFileHandle', 'close', 'stat', 'fstat', 'readlink', 'readFileUtf8', 'writeFile', 'rename'].includes(f.functionName)],
   ['stat cache (load, lookup, record, save)', (f) => f.url.endsWith('stat-cache.js')],
   ['tree objects (encode, hash, store)', (f) => ['encodeTreeEntries', 'encodeTree', 'canonicalJson', 'putBytes'].includes(f.functionName) || f.url.endsWith('tree/encode.js')],
-  ['reused blobs (ids checked, batch sent)', (f) => f.functionName === 'keepAlive'],
+  ['reused blobs of an old cache checked', (f) => f.functionName === 'keepAlive'],
   ['TaskPool / mapLimit bookkeeping', (f) => f.url.endsWith('tree/limit.js')],
-  ['walk logic (snapshot.js, anchor.js)', (f) => f.url.endsWith('tree/snapshot.js') || f.url.endsWith('tree/anchor.js')],
+  ['walk logic (snapshot.js, listing.js, anchor.js)', (f) => f.url.endsWith('tree/snapshot.js') || f.url.endsWith('tree/listing.js') || f.url.endsWith('tree/anchor.js')],
   ['V8 and Node internals', (f) => f.functionName === '(program)'],
 ];
 
@@ -199,7 +199,11 @@ const PARTS = {
     const { StatCache } = require(join(DIST, 'store/stat-cache.js'));
     // With `warm`, one walk first, untimed, as a long-running server has done before its next snapshot:
     // the code is compiled and optimised and the worker threads are running.
-    if (warm) await snapshotTree(tree, await createLocalBlobStore(blobs, { fsync }), cache ? await StatCache.open(cache) : null);
+    if (warm) {
+      const store = await createLocalBlobStore(blobs, { fsync });
+      if (cache) await StatCache.use(cache, (statCache) => snapshotTree(tree, store, statCache));
+      else await snapshotTree(tree, store, null);
+    }
     const work = () =>
       withCpu(async () => {
         const t0 = performance.now();
@@ -207,8 +211,9 @@ const PARTS = {
         const statCache = cache ? await StatCache.open(cache) : null;
         const r = await snapshotTree(tree, store, statCache);
         await statCache?.save();
+        statCache?.release();
         await store.flush();
-        return { ms: performance.now() - t0, rootTree: r.rootTree, files: r.files, dirs: r.dirs, bytes: r.bytes, hashed: r.hashedFiles, reused: r.reusedFiles, blobs: r.blobs.length };
+        return { ms: performance.now() - t0, rootTree: r.rootTree, files: r.files, dirs: r.dirs, bytes: r.bytes, hashed: r.hashedFiles, reused: r.reusedFiles };
       });
     return profile ? profiled(work) : work();
   },
@@ -240,6 +245,7 @@ const PARTS = {
       // One change, or save() would rightly write nothing; the next walk prunes this path again.
       statCache.record('.bench-cache-io-probe', probe, '0'.repeat(64), probe.mtimeNs);
       await statCache.save();
+      statCache.release();
       return { ms: performance.now() - t0, openMs, saveMs: performance.now() - t0 - openMs, entries: statCache.size };
     });
   },
