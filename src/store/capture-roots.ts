@@ -11,6 +11,14 @@ import { join } from 'node:path';
 // One file per capture (never rewritten), so removing old ones cannot race with recording a new one.
 
 const NAME = /^([0-9a-f]{64})-([0-9]{1,15})-[0-9a-f]+$/;
+/**
+ * Records older than this are removed when new ones are written, at most hourly, so they do not pile
+ * up where no collection runs: a capture commits within minutes of recording its root (its workflow's
+ * next step), so a week covers any stop of the server in between.
+ */
+const KEPT_MS = 7 * 24 * 3600_000;
+const PRUNE_EVERY_MS = 3600_000;
+const lastPruned = new Map<string, number>();
 
 /** Records `sha256` as a capture root now; durable before it returns when `fsync`. */
 export async function recordCaptureRoot(blobsRoot: string, sha256: string, fsync: boolean): Promise<void> {
@@ -19,9 +27,13 @@ export async function recordCaptureRoot(blobsRoot: string, sha256: string, fsync
   await mkdir(dir, { recursive: true });
   const handle = await open(join(dir, `${sha256}-${Date.now()}-${randomBytes(6).toString('hex')}`), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
   await handle.close();
-  if (!fsync) return;
-  const folder = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  await folder.sync().finally(() => folder.close());
+  if (fsync) {
+    const folder = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await folder.sync().finally(() => folder.close());
+  }
+  if (Date.now() - (lastPruned.get(blobsRoot) ?? 0) < PRUNE_EVERY_MS) return;
+  lastPruned.set(blobsRoot, Date.now());
+  await captureRootsSince(blobsRoot, Date.now() - KEPT_MS);
 }
 
 /**

@@ -177,3 +177,29 @@ describe('local blob store', () => {
     expect(await reopened.has(live.sha256)).toBe(false);
   });
 });
+
+describe('capture roots', () => {
+  it('records each capture root as its own file, lists those of the grace period and removes older ones', async () => {
+    const rootsDir = join(dir, 'capture-roots');
+    const store = await createLocalBlobStore(rootsDir);
+    mkdirSync(join(rootsDir, 'roots'), { recursive: true });
+    // Left by captures eight and two days ago.
+    const eightDays = `${sha('eight days')}-${Date.now() - 8 * 24 * 3600_000}-aa`;
+    const twoDays = `${sha('two days')}-${Date.now() - 2 * 24 * 3600_000}-bb`;
+    for (const name of [eightDays, twoDays, 'not-a-root']) writeFileSync(join(rootsDir, 'roots', name), '');
+
+    // Recording prunes what no collection could need any more (over a week old), and nothing else.
+    await store.recordCaptureRoot(sha('now'));
+    await store.recordCaptureRoot(sha('now'));
+    const names = readdirSync(join(rootsDir, 'roots'));
+    expect(names).not.toContain(eightDays);
+    expect(names).toContain(twoDays);
+    expect(names.filter((n) => n.startsWith(sha('now')))).toHaveLength(2);
+
+    // A collection with a day's grace keeps the recent roots and removes the older record.
+    expect((await store.captureRootsSince(Date.now() - 24 * 3600_000)).sort()).toEqual([sha('now')]);
+    expect(readdirSync(join(rootsDir, 'roots'))).not.toContain(twoDays);
+    await expect(store.recordCaptureRoot('../escape')).rejects.toThrow('not a sha256');
+    expect(readdirSync(join(rootsDir, 'roots')).filter((n) => n.startsWith(sha('now')))).toHaveLength(2);
+  });
+});
