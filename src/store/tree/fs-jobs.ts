@@ -296,13 +296,17 @@ export type FileToStore = [name: string, stamp: string];
 /** Stored: the blob, the file's size, its stamp and permission bits; or why not (the caller takes the slow path). */
 export type StoredFile = [sha256: string, size: number, stamp: string, mode: number] | ['changed'];
 
-export interface StoreFilesArgs {
-  dir: AnchoredDir;
-  /** The blob store's root, its temp-name prefix for this job, whether it syncs, and when a reused blob is refreshed (blob-store.ts). */
+/** Where and how blobs are stored: the store's root, whether it syncs, and when a reused blob is refreshed (blob-store.ts). */
+export interface BlobTarget {
   blobs: string;
-  tempPrefix: string;
   fsync: boolean;
   refreshBeforeMs: number;
+}
+
+export interface StoreFilesArgs extends BlobTarget {
+  dir: AnchoredDir;
+  /** The blob store's temp-name prefix for this job. */
+  tempPrefix: string;
   files: FileToStore[];
 }
 
@@ -353,7 +357,7 @@ export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards
  * link() of a finished temp file; an existing blob of the same size is kept, refreshed when old).
  * True when a new blob was linked (its shard folder needs a sync).
  */
-export function storeBlob(args: StoreFilesArgs, sha256: string, content: Buffer, tempName: string): boolean {
+export function storeBlob(args: BlobTarget, sha256: string, content: Buffer, tempName: string): boolean {
   const shard = `${args.blobs}/sha256/${sha256.slice(0, 2)}`;
   const path = `${shard}/${sha256.slice(2)}`;
   const existing = fs.lstatSync(path, { throwIfNoEntry: false });
@@ -380,7 +384,12 @@ export function storeBlob(args: StoreFilesArgs, sha256: string, content: Buffer,
       fs.linkSync(temp, path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return false;
+      if (code === 'EEXIST') {
+        // Stored meanwhile; or a torn blob a crash left (another size): replaced, as blob-store.ts commit does.
+        if (fs.lstatSync(path, { throwIfNoEntry: false })?.size === content.length) return false;
+        fs.renameSync(temp, path);
+        return true;
+      }
       if (code !== 'ENOENT') throw err;
       fs.mkdirSync(shard, { recursive: true });
       fs.linkSync(temp, path);
@@ -388,6 +397,23 @@ export function storeBlob(args: StoreFilesArgs, sha256: string, content: Buffer,
     return true;
   } finally {
     fs.rmSync(temp, { force: true });
+  }
+}
+
+/** Stores `content` (whose sha256 the caller computed) as a blob; true when a new blob was linked. */
+export function storeBytes(args: BlobTarget & { sha256: string; content: Uint8Array; tempName: string }): boolean {
+  return storeBlob(args, args.sha256, Buffer.from(args.content.buffer, args.content.byteOffset, args.content.byteLength), args.tempName);
+}
+
+/** fsyncs each folder (the new names in it become durable). */
+export function syncDirs(args: { dirs: string[] }): void {
+  for (const dir of args.dirs) {
+    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }
 
@@ -405,7 +431,7 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
 }
 
 /** The jobs a worker serves, by name. */
-export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles };
+export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles, storeBytes, syncDirs };
 
 /** Every function a worker's source text holds (the jobs and what they call). */
-export const WORKER_FUNCTIONS = [inAnchoredDir, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, writeFiles, copyBlob, serveJobs];
+export const WORKER_FUNCTIONS = [inAnchoredDir, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];
