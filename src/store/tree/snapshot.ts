@@ -64,6 +64,8 @@ interface StoredEntry {
 const SMALL_FILE_BYTES = 1 << 20;
 const BATCH_FILES = 64;
 const BATCH_BYTES = 8 << 20;
+/** How often progress is reported even when nothing was done (see `run`). */
+const STEADY_PROGRESS_MS = 2000;
 
 class SnapshotWalk {
   // One pool bounds every I/O call; no pooled task waits for another, so it cannot deadlock.
@@ -90,6 +92,9 @@ class SnapshotWalk {
   }
 
   async run(): Promise<SnapshotTreeResult> {
+    // Progress is reported as files are done; a subtree listed in one job (a folder of a million files)
+    // or one long flush reports nothing meanwhile, so a steady report keeps the heartbeat going.
+    const steady = this.opts.onProgress ? setInterval(() => this.progress.tick(), STEADY_PROGRESS_MS) : undefined;
     try {
       this.pool.assertRunning();
       // Read before any file is: whatever changes from now on gets an mtime at or after this reading.
@@ -113,6 +118,8 @@ class SnapshotWalk {
       await this.cache?.save().catch(() => undefined);
       if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
       throw err;
+    } finally {
+      clearInterval(steady);
     }
   }
 
