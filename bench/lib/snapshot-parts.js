@@ -209,10 +209,9 @@ const PARTS = {
         const t0 = performance.now();
         const store = await createLocalBlobStore(blobs, { fsync });
         const statCache = cache ? await StatCache.open(cache) : null;
+        // snapshotTree saves the cache and flushes the store itself, as captureFiles has it do.
         const r = await snapshotTree(tree, store, statCache);
-        await statCache?.save();
         statCache?.release();
-        await store.flush();
         return { ms: performance.now() - t0, rootTree: r.rootTree, files: r.files, dirs: r.dirs, bytes: r.bytes, hashed: r.hashedFiles, reused: r.reusedFiles };
       });
     return profile ? profiled(work) : work();

@@ -3,8 +3,8 @@ import { constants, type BigIntStats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readFile, rename, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { captureRootsSince, recordCaptureRoot } from './capture-roots';
-import type { AnchoredDir, FileToStore, StoredFile } from './tree/fs-jobs';
-import { fsPool, storePool } from './tree/fs-pool';
+import type { AnchoredDir, BlobTarget, FileToStore, StoredFile } from './tree/fs-jobs';
+import { fsPool, STORE_POOL_SIZE, storePool } from './tree/fs-pool';
 
 // Content-addressed, write-once blobs: <root>/sha256/ab/cdef… (the first two hex digits name the folder).
 // A blob appears only by rename() of a finished temp file, so a reader never sees a torn blob.
@@ -17,8 +17,6 @@ const CHUNK = 1 << 20;
 // time it was set aside; a live collection decides within milliseconds, so an old one is a crash's leftover.
 const SET_ASIDE = /^gc-([0-9a-f]{64})-([0-9]+)-[0-9a-f]+$/;
 const SET_ASIDE_MAX_MS = 10 * 60 * 1000;
-/** Folders synced by this many worker jobs at once (the store pool's size). */
-const STORE_LANES = 8;
 /**
  * A blob stored again (the same content written by a new capture, or an old stat-cache entry checked
  * with `keepAlive`) is touched only when it was last written or touched longer ago than this (touching
@@ -180,10 +178,8 @@ class LocalBlobStore implements BlobStore {
     const ref = { sha256: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
     // In a worker thread with synchronous calls (the same rules as commit): one message instead of
     // eight async calls, and tree objects are the most numerous small writes of a snapshot.
-    const tempName = `${this.tempPrefix}-b${(this.tempCount++).toString(36)}.tmp`;
-    const linked = await storePool().run('storeBytes', { blobs: this.root, fsync: this.fsync, refreshBeforeMs: Date.now() - REFRESH_AFTER_MS, sha256: ref.sha256, content: data, tempName });
-    this.shardsMade.add(ref.sha256.slice(0, 2));
-    if (linked && this.fsync) this.unsyncedDirs.add(join(this.root, 'sha256', ref.sha256.slice(0, 2)));
+    const linked = await storePool().run('storeBytes', { ...this.target(), sha256: ref.sha256, content: data, tempName: `${this.tempName()}.tmp` });
+    if (linked) this.linkedIn(ref.sha256.slice(0, 2));
     return ref;
   }
 
@@ -261,18 +257,26 @@ class LocalBlobStore implements BlobStore {
     return false;
   }
 
-  recordCaptureRoot(sha256: string): Promise<void> {
+  async recordCaptureRoot(sha256: string): Promise<void> {
+    assertSha256(sha256);
     return recordCaptureRoot(this.root, sha256, this.fsync);
   }
 
   async storeFilesIn(dir: AnchoredDir, files: FileToStore[]): Promise<{ stored: StoredFile[]; bytes: number }> {
-    const job = { dir, blobs: this.root, tempPrefix: `${this.tempPrefix}-j${(this.tempCount++).toString(36)}`, fsync: this.fsync, refreshBeforeMs: Date.now() - REFRESH_AFTER_MS, files };
-    const done = await storePool().run('storeFiles', job);
-    for (const shard of done.shards) {
-      this.shardsMade.add(shard.slice(-2));
-      if (this.fsync) this.unsyncedDirs.add(shard);
-    }
+    const done = await storePool().run('storeFiles', { ...this.target(), dir, tempPrefix: this.tempName(), files });
+    done.shards.forEach((shard) => this.linkedIn(shard));
     return done;
+  }
+
+  /** Where and how the store's worker jobs store blobs (fs-jobs.ts `storeBlob`). */
+  private target(): BlobTarget {
+    return { blobs: this.root, fsync: this.fsync, refreshBeforeMs: Date.now() - REFRESH_AFTER_MS };
+  }
+
+  /** A new blob was linked into the shard (two hex digits): the folder exists, and the next flush syncs it. */
+  private linkedIn(shard: string): void {
+    this.shardsMade.add(shard);
+    if (this.fsync) this.unsyncedDirs.add(join(this.root, 'sha256', shard));
   }
 
   captureRootsSince(sinceMs: number): Promise<string[]> {
@@ -287,7 +291,7 @@ class LocalBlobStore implements BlobStore {
       // Many at once, in the store's worker threads: the block layer merges their cache flushes, where
       // one after the other each waited for its own (a snapshot that stored a few hundred blobs touches
       // as many shard folders).
-      const lanes = Array.from({ length: Math.min(STORE_LANES, dirs.length) }, (_, lane) => dirs.filter((_, i) => i % STORE_LANES === lane));
+      const lanes = Array.from({ length: Math.min(STORE_POOL_SIZE, dirs.length) }, (_, lane) => dirs.filter((_, i) => i % STORE_POOL_SIZE === lane));
       await Promise.all(lanes.map((lane) => storePool().run('syncDirs', { dirs: lane })));
     } catch (err) {
       for (const dir of dirs) this.unsyncedDirs.add(dir); // the next flush tries them again
@@ -313,7 +317,12 @@ class LocalBlobStore implements BlobStore {
   }
 
   private tempPath(): string {
-    return join(this.root, 'tmp', `${this.tempPrefix}-${(this.tempCount++).toString(36)}.tmp`);
+    return join(this.root, 'tmp', `${this.tempName()}.tmp`);
+  }
+
+  /** A temp name no other write of this store (or process) uses: the store's random prefix and a counter. */
+  private tempName(): string {
+    return `${this.tempPrefix}-${(this.tempCount++).toString(36)}`;
   }
 
   /** Hashes while copying, so the recorded hash is always the hash of the bytes stored. */

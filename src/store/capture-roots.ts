@@ -20,9 +20,8 @@ const KEPT_MS = 7 * 24 * 3600_000;
 const PRUNE_EVERY_MS = 3600_000;
 const lastPruned = new Map<string, number>();
 
-/** Records `sha256` as a capture root now; durable before it returns when `fsync`. */
+/** Records `sha256` (checked by the blob store: it becomes part of a name) as a capture root now; durable before it returns when `fsync`. */
 export async function recordCaptureRoot(blobsRoot: string, sha256: string, fsync: boolean): Promise<void> {
-  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RangeError(`not a sha256: ${sha256}`);
   const dir = join(blobsRoot, 'roots');
   await mkdir(dir, { recursive: true });
   const handle = await open(join(dir, `${sha256}-${Date.now()}-${randomBytes(6).toString('hex')}`), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);

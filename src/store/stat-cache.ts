@@ -153,7 +153,7 @@ export class StatCache {
     try {
       const file = parseCacheFile(text);
       if (file?.version === 1) cache.loadV1(file);
-      else if (file) cache.loadV2(file);
+      else if (file) cache.loadV2Or3(file);
     } catch {
       cache.dirs.clear();
       cache.records.clear();
@@ -170,7 +170,7 @@ export class StatCache {
     return blobsNamedIn(text);
   }
 
-  private loadV2(file: CacheFileV2 | CacheFileV3): void {
+  private loadV2Or3(file: CacheFileV2 | CacheFileV3): void {
     if ((file?.version !== 2 && file?.version !== 3) || !Array.isArray(file.entries) || !Array.isArray(file.hashedAt) || !DIGITS.test(String(file.writtenAtNs))) return;
     this.writtenAtNs = BigInt(file.writtenAtNs);
     const written = file.writtenAtNs;

@@ -8,6 +8,7 @@ import { encodeTree, type TreeEntry } from '../../src/domain/trees';
 import { createLocalBlobStore, type BlobStore } from '../../src/store/blob-store';
 import { listDir, markCaptures, markReachable, materializeTree, readTree, resolvePath, snapshotTree, sweepBlobs } from '../../src/store/file-tree';
 import { StatCache } from '../../src/store/stat-cache';
+import { movedAsConflict } from '../../src/store/tree/anchor';
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -682,5 +683,16 @@ describe('garbage collection', () => {
 
   it('refuses to collect when a root tree cannot be read', async () => {
     await expect(markReachable(blobs, [sha('not a stored tree')])).rejects.toMatchObject({ code: 'internal' });
+  });
+});
+
+describe('a folder moved while a worker lists it', () => {
+  it('is a conflict naming the folder that moved, also deep inside a subtree listed in one job', () => {
+    const job = (rel?: string) => Object.assign(new Error('moved'), { code: 'ECHANGED', rel });
+    expect(movedAsConflict(job(), 'top')).toMatchObject({ code: 'conflict', message: expect.stringMatching(/^\/top was moved or replaced/) });
+    expect(movedAsConflict(job('sub/deeper'), 'top')).toMatchObject({ code: 'conflict', message: expect.stringMatching(/^\/top\/sub\/deeper was moved/) });
+    expect(movedAsConflict(job('sub'), '')).toMatchObject({ message: expect.stringMatching(/^\/sub was moved/) });
+    const other = Object.assign(new Error('disk'), { code: 'EIO' });
+    expect(movedAsConflict(other, 'top')).toBe(other);
   });
 });

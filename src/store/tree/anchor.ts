@@ -45,6 +45,16 @@ export function asConflict(err: unknown, rel: string): unknown {
   return RACE_CODES.has(code(err) ?? '') ? changedError(rel, 'changed', err) : err;
 }
 
+/**
+ * A worker job's ECHANGED (a folder moved or replaced while it was opened, fs-jobs.ts inAnchoredDir)
+ * as a `conflict` naming that folder (`rel`, or the folder below it the job names); anything else as is.
+ */
+export function movedAsConflict(err: unknown, rel: string): unknown {
+  if (code(err) !== 'ECHANGED') return err;
+  const below = (err as { rel?: string }).rel;
+  return changedError(below === undefined ? rel : rel === '' ? below : `${rel}/${below}`, 'was moved or replaced', err);
+}
+
 /** One open directory; `child(name)` names an entry of exactly this directory. */
 export class OpenDir {
   constructor(

@@ -58,6 +58,11 @@ export function inAnchoredDir<T>(dir: AnchoredDir, work: (base: string) => T): T
   }
 }
 
+/** A stat's stamp, `ino:size:mtimeNs:ctimeNs`: the text stat-cache.ts `stampOf` writes. */
+export function stampText(st: fs.BigIntStats): string {
+  return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
 /**
  * Lists a directory (or only its entry `only`): lstat of each entry, link targets. Nothing is followed.
  * An entry deleted while listed is left out.
@@ -93,7 +98,7 @@ export function listEntries(base: string, only: string | undefined): ListedEntry
               : st.isCharacterDevice() || st.isBlockDevice()
                 ? 'device'
                 : 'other';
-    const entry: ListedEntry = [name, kind, Number(st.mode & 0o777n), Number(st.size), String(st.dev), `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`];
+    const entry: ListedEntry = [name, kind, Number(st.mode & 0o777n), Number(st.size), String(st.dev), stampText(st)];
     if (kind === 'symlink') {
       let target: Buffer;
       try {
@@ -144,7 +149,7 @@ export function listTreeAt(base: string, rel: string, dev: bigint, ino: bigint, 
         inAnchoredDir(child, (childBase) => listTreeAt(childBase, childRel, child.dev, child.ino, false, out));
       } catch (err) {
         // inAnchoredDir names only the last component; say which folder, from the listed one down.
-        if ((err as NodeJS.ErrnoException).code === 'ECHANGED' && !(err as { rel?: string }).rel) Object.assign(err as object, { message: `/${childRel} was moved or replaced`, rel: childRel });
+        if ((err as FileJobError).code === 'ECHANGED' && (err as FileJobError).rel === undefined) Object.assign(err as object, { message: `/${childRel} was moved or replaced`, rel: childRel });
         throw err;
       }
     }
@@ -203,6 +208,8 @@ export interface FileJobError extends Error {
   code?: string;
   index?: number;
   stage?: 'blob' | 'target';
+  /** For ECHANGED in a listed subtree: the folder that changed, below the listed one. */
+  rel?: string;
 }
 
 /**
@@ -312,7 +319,7 @@ export interface StoreFilesArgs extends BlobTarget {
 
 /**
  * Stores each file of the folder `dir` unless it is no longer the file the listing saw (then
- * 'changed'). Returns the outcomes in order, the shard folders that got a new blob (to sync), and the
+ * 'changed'). Returns the outcomes in order, the shards (two hex digits) that got a new blob (to sync), and the
  * bytes read. A file that changes while read is 'changed' too; nothing is followed, nothing blocks.
  */
 export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards: string[]; bytes: number } {
@@ -330,7 +337,7 @@ export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards
       }
       try {
         const st = fs.fstatSync(fd, { bigint: true });
-        const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+        const stamp = stampText(st);
         if (!st.isFile() || stamp !== listedStamp) return void stored.push(['changed']);
         const size = Number(st.size);
         // One byte more than the size, so growth while read shows as a longer read.
@@ -338,7 +345,7 @@ export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards
         let read = 0;
         for (let n = -1; n !== 0 && read < buffer.length; read += n) n = fs.readSync(fd, buffer, read, buffer.length - read, read);
         const after = fs.fstatSync(fd, { bigint: true });
-        if (read !== size || `${after.ino}:${after.size}:${after.mtimeNs}:${after.ctimeNs}` !== stamp) return void stored.push(['changed']);
+        if (read !== size || stampText(after) !== stamp) return void stored.push(['changed']);
         bytes += size;
         const content = buffer.subarray(0, size);
         const sha256 = crypto.createHash('sha256').update(content).digest('hex');
@@ -348,7 +355,7 @@ export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards
         fs.closeSync(fd);
       }
     });
-    return { stored, shards: [...shards].map((shard) => `${args.blobs}/sha256/${shard}`), bytes };
+    return { stored, shards: [...shards], bytes };
   });
 }
 
@@ -425,7 +432,7 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
       parentPort!.postMessage({ id: msg.id, value: jobs[msg.job]!(msg.args) });
     } catch (err) {
       const e = err as FileJobError;
-      parentPort!.postMessage({ id: msg.id, error: { message: String(e?.message ?? e), code: e?.code, index: e?.index, stage: e?.stage } });
+      parentPort!.postMessage({ id: msg.id, error: { message: String(e?.message ?? e), code: e?.code, index: e?.index, stage: e?.stage, rel: e?.rel } });
     }
   });
 }
@@ -434,4 +441,4 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
 export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles, storeBytes, syncDirs };
 
 /** Every function a worker's source text holds (the jobs and what they call). */
-export const WORKER_FUNCTIONS = [inAnchoredDir, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];
+export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];

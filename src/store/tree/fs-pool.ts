@@ -14,11 +14,12 @@ export class FsJobError extends Error implements FileJobError {
   code?: string;
   index?: number;
   stage?: 'blob' | 'target';
+  rel?: string;
 
-  constructor(details: { message: string; code?: string; index?: number; stage?: 'blob' | 'target' }) {
+  constructor(details: { message: string; code?: string; index?: number; stage?: 'blob' | 'target'; rel?: string }) {
     super(details.message);
     this.name = 'FsJobError';
-    Object.assign(this, { code: details.code, index: details.index, stage: details.stage });
+    Object.assign(this, { code: details.code, index: details.index, stage: details.stage, rel: details.rel });
   }
 }
 
@@ -41,7 +42,7 @@ const POOL_SIZE = Math.max(2, Math.min(4, availableParallelism()));
  * Storing blobs waits on each blob's fdatasync: with eight workers eight flushes are in flight, which
  * the block layer merges (a full snapshot of 20,000 files: 4.3 s, against 7.5 s with two workers).
  */
-const STORE_POOL_SIZE = 8;
+export const STORE_POOL_SIZE = 8;
 
 class FsPool {
   private readonly slots: Slot[] = [];
@@ -111,7 +112,7 @@ export function fsPool(): FsPool {
   return pool;
 }
 
-/** The process's pool of worker threads for `storeFiles` jobs (they mostly wait for the disk). */
+/** The process's pool of worker threads for storing blobs and syncing their folders (they mostly wait for the disk). */
 export function storePool(): FsPool {
   storing ??= new FsPool(STORE_POOL_SIZE);
   return storing;

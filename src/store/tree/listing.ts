@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { BlobRef } from '../blob-store';
-import { changedError, type Identity, type TreeAnchor } from './anchor';
+import { movedAsConflict, type Identity, type TreeAnchor } from './anchor';
 import type { ListedDir, ListedEntry, ListedKind } from './fs-jobs';
-import { FsJobError, fsPool } from './fs-pool';
+import { fsPool } from './fs-pool';
 import type { TaskPool } from './limit';
 
 // Listing a tree for a snapshot walk: the root alone, then each top-level folder's whole subtree in
@@ -64,33 +64,18 @@ export class TreeListing {
       this.subtreeJobs.set(
         rel,
         this.listTree(rel, identityOfListed(entry), false).then((dirs) => {
-          for (const [sub, dev, ino, subText] of dirs) this.addNode(sub === '' ? rel : `${rel}/${sub}`, { dev: BigInt(dev), ino: BigInt(ino) }, subText);
+          const full = (sub: string) => (sub === '' ? rel : `${rel}/${sub}`);
+          for (const [sub, dev, ino, subText] of dirs) this.nodes.set(full(sub), { id: { dev: BigInt(dev), ino: BigInt(ino) }, text: subText, children: [] });
+          // Then each folder's children (the job lists a subtree's paths below its top: 'a', 'a/b', …).
+          for (const [sub] of dirs) if (sub !== '') this.nodes.get(full(sub.slice(0, Math.max(0, sub.lastIndexOf('/')))))!.children.push(full(sub));
         }),
       );
     }
     this.nodes.set('', { id: this.anchor.rootIdentity, text, children });
   }
 
-  /** A listed folder; children arrive before their parent, so the parent's list of them is complete when it is added. */
-  private addNode(rel: string, id: Identity, text: string): void {
-    const node = this.nodes.get(rel);
-    if (node) Object.assign(node, { id, text });
-    else this.nodes.set(rel, { id, text, children: [] });
-    const slash = rel.lastIndexOf('/');
-    if (slash < 0) return; // a top-level folder: the root lists it
-    const parent = rel.slice(0, slash);
-    const parentNode = this.nodes.get(parent);
-    if (parentNode) parentNode.children.push(rel);
-    else this.nodes.set(parent, { id: { dev: 0n, ino: 0n }, text: '', children: [rel] });
-  }
-
   private async listTree(rel: string, id: Identity, shallow: boolean): Promise<ListedDir[]> {
-    try {
-      return await this.pool.run(() => fsPool().run('listTree', { dir: this.anchor.dirForJob(rel, id), shallow }));
-    } catch (err) {
-      if (err instanceof FsJobError && err.code === 'ECHANGED') throw changedError(rel, 'was moved or replaced', err);
-      throw err;
-    }
+    return this.pool.run(() => fsPool().run('listTree', { dir: this.anchor.dirForJob(rel, id), shallow })).catch((err) => Promise.reject(movedAsConflict(err, rel)));
   }
 
   /** The folder at `rel` (once its subtree is listed), handed over once. */

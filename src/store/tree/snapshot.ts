@@ -3,12 +3,12 @@ import type { BigIntStats } from 'node:fs';
 import type { SkippedPath, SnapshotTreeResult, TreeEntry } from '../../domain/trees';
 import { BlobStoreError, type BlobRef, type BlobStore } from '../blob-store';
 import { stampOf, type StatCache } from '../stat-cache';
-import { changedError, TreeAnchor, type Identity } from './anchor';
+import { changedError, movedAsConflict, TreeAnchor, type Identity } from './anchor';
 import { abortError } from './errors';
 import { encodeTreeEntries } from './encode';
 import type { FileToStore, ListedEntry, ListedKind } from './fs-jobs';
 import { folderKey, identityOfListed, parseListing, TreeListing, type ListedNode } from './listing';
-import { FsJobError, fsPool } from './fs-pool';
+import { fsPool } from './fs-pool';
 import { TaskPool, throttled } from './limit';
 
 /** Counts so far, for heartbeats: files done, their bytes, and how many were hashed or reused from the stat cache. */
@@ -153,14 +153,9 @@ class SnapshotWalk {
     const reused = await this.reusable(rel, listed);
     const entries: TreeEntry[] = [];
     const toStore: ListedEntry[] = [];
-    let files = 0;
-    let symlinks = 0;
-    let bytes = 0;
     for (const item of listed) {
       const [name, kind, mode, size] = item;
       if (kind === 'symlink') {
-        this.counts.symlinks++;
-        symlinks++;
         entries.push({ name, type: 'symlink', mode, target: item[6]! });
       } else if (kind === 'dir') {
         const sub = subs.get(name);
@@ -178,9 +173,15 @@ class SnapshotWalk {
       if (!done || !done.trusted) recordable = false;
       if (done) entries.push(done.entry);
     }
-    for (const e of entries) if (e.type === 'file') (files++, (bytes += e.size));
+    // What the folder's record keeps: its own files and links, and the bytes of all below it.
+    let [files, symlinks, bytes, size] = [0, 0, 0, 0];
+    for (const e of entries) {
+      if (e.type === 'symlink') symlinks++;
+      else if (e.type === 'dir') size += e.size;
+      else (files++, (bytes += e.size), (size += e.size));
+    }
+    this.counts.symlinks += symlinks;
     const ref = await this.pool.run(() => this.blobs.putBytes(encodeTreeEntries(entries)));
-    const size = entries.reduce((sum, e) => sum + (e.type === 'symlink' ? 0 : e.size), 0);
     if (this.cache && recordable) this.cache.recordDir(rel, { key, tree: ref.sha256, size, files, symlinks, bytes });
     return { sha256: ref.sha256, size };
   }
@@ -243,13 +244,7 @@ class SnapshotWalk {
     }
     if (batch.length) batches.push(batch);
     const stored = batches.map(async (files) => {
-      let done;
-      try {
-        done = await this.pool.run(() => storeIn!(this.anchor.dirForJob(rel, id), files.map((f): FileToStore => [f[0], f[5]])));
-      } catch (err) {
-        if (err instanceof FsJobError && err.code === 'ECHANGED') throw changedError(rel, 'was moved or replaced', err);
-        throw err;
-      }
+      const done = await this.pool.run(() => storeIn!(this.anchor.dirForJob(rel, id), files.map((f): FileToStore => [f[0], f[5]]))).catch((err) => Promise.reject(movedAsConflict(err, rel)));
       // Recorded before anything may throw (an abort shows in bytesRead): a retry reuses all of them.
       const entries = files.map((item, i) => {
         const outcome = done.stored[i]!;
@@ -257,8 +252,7 @@ class SnapshotWalk {
         const [sha256, size, stamp, mode] = outcome;
         this.cache?.recordStamp(relJoin(rel, item[0]), stamp, sha256, this.hashedAtNs);
         this.fileDone(size, 'hashed');
-        const mtimeNs = BigInt(stamp.split(':')[2]!);
-        return { entry: { name: item[0], type: 'file' as const, mode, size, sha256 }, trusted: mtimeNs < this.hashedAtNs };
+        return { entry: { name: item[0], type: 'file' as const, mode, size, sha256 }, trusted: this.trusted(stamp, item[5]) };
       });
       this.maybeSaveCache(entries.filter(Boolean).length);
       this.bytesRead(done.bytes);
@@ -270,18 +264,23 @@ class SnapshotWalk {
   }
 
   /**
-   * Hashes one file into the store; `trusted` when the next walk may take it from the stat cache unseen:
-   * it is the file the listing saw, and it was last modified before this walk's clock reading.
+   * Whether the next walk may take a file hashed now from the stat cache unseen: it is the file the
+   * listing saw (its stamp), last modified before this walk's clock reading (the racy-git rule).
    */
+  private trusted(stamp: string, listedStamp: string): boolean {
+    return stamp === listedStamp && BigInt(stamp.split(':')[2]!) < this.hashedAtNs;
+  }
+
+  /** Hashes one file into the store (see `trusted`). */
   private async fileEntry(parentRel: string, parentId: Identity, item: ListedEntry): Promise<StoredEntry | undefined> {
     const rel = relJoin(parentRel, item[0]);
     const hashed = await this.pool.run(() => this.hashFile(parentRel, parentId, item));
     if (!hashed) return undefined;
-    this.cache?.record(rel, hashed.stat, hashed.ref.sha256, this.hashedAtNs);
+    const stamp = stampOf(hashed.stat);
+    this.cache?.recordStamp(rel, stamp, hashed.ref.sha256, this.hashedAtNs);
     this.fileDone(hashed.ref.size, 'hashed');
     this.maybeSaveCache();
-    const trusted = stampOf(hashed.stat) === item[5] && hashed.stat.mtimeNs < this.hashedAtNs;
-    return { entry: { name: item[0], type: 'file', mode: Number(hashed.stat.mode & 0o777n), size: hashed.ref.size, sha256: hashed.ref.sha256 }, trusted };
+    return { entry: { name: item[0], type: 'file', mode: Number(hashed.stat.mode & 0o777n), size: hashed.ref.size, sha256: hashed.ref.sha256 }, trusted: this.trusted(stamp, item[5]) };
   }
 
   /**
@@ -314,12 +313,8 @@ class SnapshotWalk {
 
   /** The entry `name` of the directory at `parentRel` as it is now, or undefined if it is gone. */
   private async relist(parentRel: string, parentId: Identity, name: string): Promise<ListedEntry | undefined> {
-    try {
-      return (await fsPool().run('listDir', { dir: this.anchor.dirForJob(parentRel, parentId), only: name }))[0];
-    } catch (err) {
-      if (err instanceof FsJobError && err.code === 'ECHANGED') throw changedError(parentRel, 'was moved or replaced', err);
-      throw err;
-    }
+    const listed = await fsPool().run('listDir', { dir: this.anchor.dirForJob(parentRel, parentId), only: name }).catch((err) => Promise.reject(movedAsConflict(err, parentRel)));
+    return listed[0];
   }
 
   private skip(path: string, reason: string): void {
