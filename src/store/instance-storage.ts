@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-// Where an instance's current state lives on disk: <data>/instances/<instance id>/{files/, warehouse.duckdb, stat-cache.json}.
+// Where an instance's current state lives on disk: <data>/instances/<instance id>/{files/, warehouse.duckdb, stat-cache.json, tables-cache.json}.
 // Keyed by the immutable instance id, never by user-supplied text, so no slug can escape the data directory.
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -12,12 +12,14 @@ export interface InstancePaths {
   warehouse: string;
   /** The snapshot stat cache: beside the files tree, never inside it, so it is not part of any snapshot. */
   statCache: string;
+  /** The tables of the last capture under the warehouse's stamps (tables-cache.ts), beside the stat cache. */
+  tablesCache: string;
 }
 
 export function instancePaths(dataDir: string, instanceId: string): InstancePaths {
   if (!UUID.test(instanceId)) throw new Error(`not an instance id: ${instanceId}`);
   const root = join(dataDir, 'instances', instanceId);
-  return { root, files: join(root, 'files'), warehouse: join(root, 'warehouse.duckdb'), statCache: join(root, 'stat-cache.json') };
+  return { root, files: join(root, 'files'), warehouse: join(root, 'warehouse.duckdb'), statCache: join(root, 'stat-cache.json'), tablesCache: join(root, 'tables-cache.json') };
 }
 
 /** Creates the files tree and the warehouse database file. Safe to repeat: both steps keep what exists. */
