@@ -7,4 +7,15 @@ export interface ActivityDeps {
   dataDir: string;
   /** Where notifications go: SMTP, or `.eml` files in the data directory's outbox folder. */
   mailer: Mailer;
+  /**
+   * How long a snapshot's files may take in its first workflow task, as a local activity, before the
+   * heartbeating activity takes over (snapshots.ts captureFilesQuickly). Default DEFAULT_QUICK_CAPTURE_MS.
+   */
+  quickCaptureMs?: number;
 }
+
+/**
+ * Two seconds: an incremental snapshot of 20,000 files takes a few tenths; a first snapshot of that
+ * many takes several seconds and goes on in captureFiles, which resumes from the stat cache.
+ */
+export const DEFAULT_QUICK_CAPTURE_MS = 2000;

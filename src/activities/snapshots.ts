@@ -11,9 +11,10 @@ import { instancePaths } from '../store/instance-storage';
 import { scratchFile } from '../store/scratch';
 import { writeSnapshotObject } from '../store/snapshot-objects';
 import { StatCache } from '../store/stat-cache';
+import { cachedTables, captureAndRecordTables, warehouseStamp } from '../store/tables-cache';
 import { snapshotTree } from '../store/file-tree';
 import { withWarehouse } from '../store/warehouse';
-import type { ActivityDeps } from './deps';
+import { DEFAULT_QUICK_CAPTURE_MS, type ActivityDeps } from './deps';
 import { diskFullAsFailure } from './disk-full';
 
 export interface CapturedFiles {
@@ -57,7 +58,33 @@ export interface CommittedSnapshot {
 }
 
 /** Capturing an instance's state into blobs, and committing it as a visible snapshot. */
-export function createSnapshotActivities({ catalog, dataDir }: ActivityDeps) {
+export function createSnapshotActivities({ catalog, dataDir, quickCaptureMs = DEFAULT_QUICK_CAPTURE_MS }: ActivityDeps) {
+  async function captureFilesOf(instanceId: string, signal: AbortSignal, onProgress: (progress: unknown) => void): Promise<CapturedFiles> {
+    const paths = instancePaths(dataDir, instanceId);
+    const blobs = await blobStoreOf(dataDir);
+    // snapshotTree flushes the blob store before it returns; the stat cache's last save may still be
+    // under way (it only saves re-hashing). The cache is then handed back, so the instance's next
+    // capture in this process need not parse it.
+    const result = await StatCache.use(paths.statCache, (cache) => diskFullAsFailure(() => snapshotTree(paths.files, blobs, cache, { signal, onProgress, deferCacheSave: true })));
+    return {
+      rootTree: result.rootTree,
+      files: result.files,
+      bytes: result.bytes,
+      hashedFiles: result.hashedFiles,
+      reusedFiles: result.reusedFiles,
+      skipped: result.skipped.slice(0, 100),
+    };
+  }
+
+  /** The tables of the last capture when the warehouse has not changed since and their blobs are kept; else null. */
+  async function unchangedTables(instanceId: string): Promise<SnapshotTable[] | null> {
+    const paths = instancePaths(dataDir, instanceId);
+    const tables = await cachedTables(paths.tablesCache, (await warehouseStamp(paths.warehouse)).text);
+    if (!tables) return null;
+    const blobs = await blobStoreOf(dataDir);
+    return (await blobs.keepAlive(tables.map((t) => ({ sha256: t.blob, size: -1 })))).size === 0 ? tables : null;
+  }
+
   return {
     /**
      * Stores the files tree as blobs and tree objects. Retry-safe: blobs are write-once, and the stat
@@ -65,48 +92,68 @@ export function createSnapshotActivities({ catalog, dataDir }: ActivityDeps) {
      */
     async captureFiles(instanceId: string): Promise<CapturedFiles> {
       const ctx = Context.current();
-      const paths = instancePaths(dataDir, instanceId);
-      const blobs = await blobStoreOf(dataDir);
-      // snapshotTree flushes the blob store before it returns; the stat cache's last save may still be
-      // under way (it only saves re-hashing). The cache is then handed back, so the instance's next
-      // capture in this process need not parse it.
-      const result = await StatCache.use(paths.statCache, (cache) =>
-        diskFullAsFailure(() =>
-          snapshotTree(paths.files, blobs, cache, { signal: ctx.cancellationSignal, onProgress: (progress) => ctx.heartbeat(progress), deferCacheSave: true }),
-        ),
-      );
-      return {
-        rootTree: result.rootTree,
-        files: result.files,
-        bytes: result.bytes,
-        hashedFiles: result.hashedFiles,
-        reusedFiles: result.reusedFiles,
-        skipped: result.skipped.slice(0, 100),
-      };
+      return captureFilesOf(instanceId, ctx.cancellationSignal, (progress) => ctx.heartbeat(progress));
     },
 
-    /** Stores each table as a Parquet blob with its schema and row count. Retry-safe: same table, same blob. */
+    /**
+     * captureFiles as a local activity, in the snapshot's first workflow task: done within the quick
+     * capture budget, or null once the budget runs out (a local activity cannot heartbeat, so a long
+     * walk belongs in captureFiles). What it hashed by then is in the stat cache, so captureFiles
+     * picks up from there. Retry-safe as captureFiles.
+     */
+    async captureFilesQuickly(instanceId: string): Promise<CapturedFiles | null> {
+      const cancelled = Context.current().cancellationSignal;
+      const stop = new AbortController();
+      const abort = () => stop.abort();
+      const budget = setTimeout(abort, quickCaptureMs);
+      cancelled.addEventListener('abort', abort, { once: true });
+      try {
+        return await captureFilesOf(instanceId, stop.signal, () => undefined);
+      } catch (err) {
+        if (stop.signal.aborted && !cancelled.aborted) return null; // out of budget
+        throw err;
+      } finally {
+        clearTimeout(budget);
+        cancelled.removeEventListener('abort', abort);
+      }
+    },
+
+    /**
+     * Stores each table as a Parquet blob with its schema and row count. Retry-safe: same table, same
+     * blob. A warehouse whose files kept the stamps of the last capture gives that capture's tables
+     * again without opening DuckDB (tables-cache.ts), once their blobs are known to be kept.
+     */
     async captureTables(instanceId: string): Promise<SnapshotTable[]> {
       const ctx = Context.current();
+      const paths = instancePaths(dataDir, instanceId);
       const blobs = await blobStoreOf(dataDir);
+      const unchanged = await unchangedTables(instanceId);
+      if (unchanged) return unchanged;
       return diskFullAsFailure(() =>
-        withWarehouse(instancePaths(dataDir, instanceId).warehouse, async (warehouse) => {
-          const captured: SnapshotTable[] = [];
-          for (const table of await warehouse.listTables()) {
-            const file = await scratchFile(dataDir, '.parquet');
-            try {
-              const entry = await warehouse.exportTableToParquet(table.name, file);
-              const blob = await blobs.putFile(file);
-              captured.push({ ...entry, blob: blob.sha256 });
-            } finally {
-              await rm(file, { force: true });
+        captureAndRecordTables(paths.tablesCache, paths.warehouse, () =>
+          withWarehouse(paths.warehouse, async (warehouse) => {
+            const captured: SnapshotTable[] = [];
+            for (const table of await warehouse.listTables()) {
+              const file = await scratchFile(dataDir, '.parquet');
+              try {
+                const entry = await warehouse.exportTableToParquet(table.name, file);
+                const blob = await blobs.putFile(file);
+                captured.push({ ...entry, blob: blob.sha256 });
+              } finally {
+                await rm(file, { force: true });
+              }
+              ctx.heartbeat({ tables: captured.length });
             }
-            ctx.heartbeat({ tables: captured.length });
-          }
-          await blobs.flush();
-          return captured;
-        }),
+            await blobs.flush();
+            return captured;
+          }),
+        ),
       );
+    },
+
+    /** The tables of an unchanged warehouse (see captureTables), or null: a local activity's quick look. Retry-safe: only reads and refreshes blob times. */
+    async tablesIfUnchanged(instanceId: string): Promise<SnapshotTable[] | null> {
+      return unchangedTables(instanceId);
     },
 
     /** The app configs of the current state. Retry-safe: only reads. */

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_QUICK_CAPTURE_MS } from '../activities/deps';
 
 /** Every setting of the server side (`handout up`, `handout worker`), read from the environment. */
 export const ServerConfig = z.object({
@@ -31,6 +32,7 @@ export const ServerConfig = z.object({
    * (up to its 6-hour capture limit) has blobs no catalog row points at yet. Default one day.
    */
   blobGcGraceSeconds: z.number().int().nonnegative(),
+  quickCaptureMs: z.number().int().nonnegative(),
   /** SMTP server for notifications (`smtp://user:pass@host:port`, `smtps://…`); unset: `.eml` files in `<data>/outbox`. */
   smtpUrl: z.string().optional(),
   /** The From: of every notification. */
@@ -73,6 +75,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     logLevel: env.HANDOUT_LOG_LEVEL || 'warn',
     maxUploadBytes: int('HANDOUT_MAX_UPLOAD_BYTES', 1024 ** 3),
     blobGcGraceSeconds: int('HANDOUT_BLOB_GC_GRACE_SECONDS', 86_400),
+    quickCaptureMs: int('HANDOUT_QUICK_CAPTURE_MS', DEFAULT_QUICK_CAPTURE_MS),
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.HANDOUT_MAIL_FROM || 'Handout <handout@localhost>',
     distributionConcurrency: int('HANDOUT_DISTRIBUTION_CONCURRENCY', 16, 256),

@@ -86,7 +86,7 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
       connection: connections.native,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      deps: { catalog, dataDir: config.dataDir, mailer },
+      deps: { catalog, dataDir: config.dataDir, mailer, quickCaptureMs: config.quickCaptureMs },
       activityDelayMs: config.testActivityDelayMs,
     });
     const workerRun = worker.run();

@@ -1,4 +1,4 @@
-import { patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CommittedSnapshot } from '../activities/snapshots';
 import type { SnapshotKind } from '../domain/snapshots';
@@ -26,6 +26,14 @@ const capture = proxyActivities<Activities>({
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NOT_RETRYABLE },
 });
+/**
+ * The quick look of the first workflow task. Its timeout is far beyond the files' budget (which the
+ * activity keeps itself), so only a hung call reaches it; it is then retried like any step.
+ */
+const quick = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NOT_RETRYABLE },
+});
 const act = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NOT_RETRYABLE },
@@ -37,7 +45,17 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedS
   setHandler(progressQuery, () => progress);
   const createdAt = new Date().toISOString(); // workflow time: the same in every replay and retry
   let files, tables, apps;
-  if (patched('snapshot-parts-captured-together')) {
+  if (patched('snapshot-in-one-workflow-task')) {
+    // The first workflow task does it all when it can: files within the quick capture budget and the
+    // tables of an unchanged warehouse, as local activities, then apps and the commit. An incremental
+    // snapshot then costs no task-queue round trip and no further workflow task. What does not fit
+    // goes on in the heartbeating activities, which resume from the stat cache.
+    Object.assign(progress, { done: 0, total: 2, label: 'files and tables' });
+    const [quickFiles, quickTables] = await Promise.all([quick.captureFilesQuickly(input.instanceId), quick.tablesIfUnchanged(input.instanceId)]);
+    [files, tables] = await Promise.all([quickFiles ?? capture.captureFiles(input.instanceId), quickTables ?? capture.captureTables(input.instanceId)]);
+    Object.assign(progress, { done: 1, label: 'apps and commit' });
+    apps = await catalogSteps(act).captureApps(input.instanceId);
+  } else if (patched('snapshot-parts-captured-together')) {
     // Files and tables are captured at the same time (the small part costs nothing beside the files),
     // then apps and the commit run as local activities in one last workflow task. The apps come last
     // on purpose: a workflow task does not complete until its local activities have, and the

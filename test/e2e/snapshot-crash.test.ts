@@ -11,9 +11,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * SIGKILL the process that runs the worker in the middle of a snapshot: the retry on the restarted
  * worker must finish the same snapshot, re-using what was hashed before the kill, and at no moment
- * may a half-written snapshot be visible.
+ * may a half-written snapshot be visible. Killed in either place the files are captured: the local
+ * activity of the first workflow task (the default budget; the kill comes well within it), or the
+ * heartbeating activity (a budget of 0).
  */
-describe('a snapshot whose worker is killed mid-way', () => {
+describe.each([
+  ['in the first workflow task', {}],
+  ['in the heartbeating activity', { HANDOUT_QUICK_CAPTURE_MS: '0' }],
+])('a snapshot whose worker is killed mid-way, %s', (_where, budget: NodeJS.ProcessEnv) => {
   let dataDir: string;
   let serverEnv: NodeJS.ProcessEnv;
   let cliEnv: NodeJS.ProcessEnv;
@@ -26,6 +31,7 @@ describe('a snapshot whose worker is killed mid-way', () => {
       HANDOUT_PORT: String(await freePort()),
       TEMPORAL_ADDRESS: testTemporalAddress(),
       HANDOUT_TASK_QUEUE: uniqueTaskQueue('snap-crash'),
+      ...budget,
     };
     up = await startHandoutUp(serverEnv);
     cliEnv = { HOME: tempDir('snap-crash-home'), HANDOUT_API_URL: up.apiUrl, HANDOUT_API_KEY: up.bootstrapKey!, HANDOUT_CONTEXT: '{"org_slug":"uni","space_slug":"stats","instance_slug":"big"}' };

@@ -1,11 +1,14 @@
-import { existsSync, lstatSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppView, AuditEvent, SnapshotView, TableInfo } from '../../src/domain';
 import type { FileEntry } from '../../src/domain/files';
 import { blobStoreOf } from '../../src/store/blobs';
 import { findInstance, findOrg, findSpace } from '../../src/store/catalog/directory';
 import { instancePaths } from '../../src/store/instance-storage';
+import { warehouseStamp } from '../../src/store/tables-cache';
 import { tempDir } from '../helpers/catalog';
+import { fsClockPast } from '../helpers/fs-clock';
+import { stepsOf } from '../helpers/history';
 import { downloadBytes, exportCsv, importCsv, inst, runTask, upload } from '../helpers/content';
 import { course } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
@@ -20,17 +23,20 @@ describe('snapshots: immutable, content-addressed; restore whole or in part', ()
   const alice = inst('uni', 'stats', 'alice');
   const bob = inst('uni', 'stats', 'bob');
   let filesOf: (slug: string) => Promise<string>;
+  let pathsOf: (slug: string) => Promise<ReturnType<typeof instancePaths>>;
 
   beforeAll(async () => {
     stack = await startTestStack('snapshots', { HANDOUT_BLOB_GC_GRACE_SECONDS: '0' });
     keys = await course(stack);
     const db = stack.catalog.db;
     const space = (await findSpace(db, (await findOrg(db, 'uni'))!.id, 'stats'))!;
-    filesOf = async (slug) => instancePaths(stack.dataDir, (await findInstance(db, space.id, slug))!.id).files;
+    pathsOf = async (slug) => instancePaths(stack.dataDir, (await findInstance(db, space.id, slug))!.id);
+    filesOf = async (slug) => (await pathsOf(slug)).files;
   });
   afterAll(() => stack?.close());
 
   const expectUnchanged = <T>(run: () => Promise<T>) => expectStateUnchanged(stack, run);
+  const scheduledSteps = (taskId: string) => stepsOf(stack, taskId);
 
   it('snapshot → change → restore gives back the exact bytes, table rows and apps, after a safety snapshot', async () => {
     const binary = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 256));
@@ -166,5 +172,51 @@ describe('snapshots: immutable, content-addressed; restore whole or in part', ()
     expect((await downloadBytes(stack, carol, '/files/shared.txt', 'b', keys.prof)).bytes.toString()).toBe('shared between both snapshots');
     expect((await stack.call<ErrorReply>('GET', `${carol}/snapshots/a`, { key: keys.prof })).status).toBe(404);
     expect(existsSync(blobs.pathOf(sha('shared between both snapshots')))).toBe(true);
+  });
+
+  describe('tables of a warehouse unchanged since the last capture', () => {
+    const tableBlob = async (snapshot: string) => {
+      const audit = (await stack.call<AuditEvent[]>('GET', `/api/v1/audit?subject=instance:uni/stats/bob`)).body;
+      return audit.find((e) => e.action === 'snapshot.created' && e.details.snapshot === snapshot)!.content_hashes['table:marks'];
+    };
+
+    it('are taken from that capture, under the stamps of the warehouse files; a change after it is captured', async () => {
+      await importCsv(stack, bob, 'marks', 'id,mark\n1,5\n', 'create', keys.bob);
+      const paths = await pathsOf('bob');
+      await fsClockPast(paths.warehouse, `${paths.warehouse}.wal`); // a change in the clock's current tick is never recorded
+      expect((await runTask(stack, 'POST', `${bob}/snapshots`, { name: 't1' }, keys.bob)).result).toMatchObject({ tables: 1 });
+      const recorded = JSON.parse(readFileSync(paths.tablesCache, 'utf8')) as { stamp: string; tables: { name: string; blob: string }[] };
+      expect(recorded.stamp).toBe((await warehouseStamp(paths.warehouse)).text);
+      expect(recorded.tables).toEqual([expect.objectContaining({ name: 'marks', blob: await tableBlob('t1') })]);
+
+      const t2 = await runTask(stack, 'POST', `${bob}/snapshots`, { name: 't2' }, keys.bob);
+      expect(t2.result).toMatchObject({ tables: 1 });
+      expect(await tableBlob('t2')).toBe(await tableBlob('t1'));
+      // Nothing left for an activity: the whole snapshot ran in its first workflow task, as local activities.
+      expect(await scheduledSteps(t2.task_id)).toEqual({ activities: [], workflowTasks: 1 });
+
+      await importCsv(stack, bob, 'marks', 'id,mark\n1,5\n2,7\n', 'replace', keys.bob);
+      await runTask(stack, 'POST', `${bob}/snapshots`, { name: 't3' }, keys.bob);
+      expect(await tableBlob('t3')).not.toBe(await tableBlob('t2'));
+      expect((await exportCsv(stack, bob, 'marks', 't3')).text).toBe('id,mark\n1,5\n2,7\n');
+      expect((await exportCsv(stack, bob, 'marks', 't2')).text).toBe('id,mark\n1,5\n');
+    });
+
+    it('are exported again when the garbage collector has removed their blob meanwhile', async () => {
+      await importCsv(stack, bob, 'marks', 'id,mark\n3,9\n', 'replace', keys.bob);
+      const paths = await pathsOf('bob');
+      await fsClockPast(paths.warehouse, `${paths.warehouse}.wal`);
+      await runTask(stack, 'POST', `${bob}/snapshots`, { name: 'gone-soon' }, keys.bob);
+      expect(JSON.parse(readFileSync(paths.tablesCache, 'utf8')).stamp).toBe((await warehouseStamp(paths.warehouse)).text);
+      const blob = await tableBlob('gone-soon');
+      // The only snapshot naming those rows goes, and the collection (no grace period here) takes their blob.
+      await runTask(stack, 'DELETE', `${bob}/snapshots/gone-soon`, undefined, keys.bob);
+      expect(await (await blobStoreOf(stack.dataDir)).has(blob)).toBe(false);
+
+      await runTask(stack, 'POST', `${bob}/snapshots`, { name: 'after-gc' }, keys.bob);
+      expect(await tableBlob('after-gc')).toBe(blob);
+      expect(await (await blobStoreOf(stack.dataDir)).has(blob)).toBe(true);
+      expect((await exportCsv(stack, bob, 'marks', 'after-gc')).text).toBe('id,mark\n3,9\n');
+    });
   });
 });
