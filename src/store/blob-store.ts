@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, readFile, rename, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { captureRootsSince, recordCaptureRoot } from './capture-roots';
-import type { AnchoredDir, BlobTarget, FileToStore, StoredFile } from './tree/fs-jobs';
+import { BlobBatch } from './blob-batch';
+import { canSyncFileSystem, syncFileSystem } from './tree/durability';
+import { SMALL_WRITE_FILES } from './tree/small-write';
+import type { AnchoredDir, BlobTarget, FileToStore, PendingBlob, StoredFile } from './tree/fs-jobs';
 import { fsPool, STORE_POOL_SIZE, storePool } from './tree/fs-pool';
 
 // Content-addressed, write-once blobs: <root>/sha256/ab/cdef… (the first two hex digits name the folder).
@@ -68,8 +71,10 @@ export interface BlobStore {
   putFile(source: string | FileHandle, opts?: PutFileOptions): Promise<BlobRef>;
   /** Stores a file believed to hold `sha256`: only touches the blob when it exists, else stores the file and checks the hash. */
   putFileWithKnownHash(path: string, sha256: string, size: number): Promise<BlobRef>;
-  /** Stores bytes (a string is stored as UTF-8). */
-  putBytes(bytes: Uint8Array | string): Promise<BlobRef>;
+  /** Stores bytes (a string is stored as UTF-8); in `batch`, the blob exists once the batch commits. */
+  putBytes(bytes: Uint8Array | string, batch?: BlobBatch): Promise<BlobRef>;
+  /** A batch of blobs made durable together (blob-batch.ts): for putBytes and storeFilesIn. */
+  newBatch(): BlobBatch;
   has(sha256: string): Promise<boolean>;
   /** The local file of a blob (for kernel copies); the path exists only if the blob does. */
   pathOf(sha256: string): string;
@@ -92,7 +97,7 @@ export interface BlobStore {
    * stamp its listing saw: its blob, or 'changed' (the caller then takes `putFile`). Optional: a store
    * without it gets every file through `putFile`.
    */
-  storeFilesIn?(dir: AnchoredDir, files: FileToStore[]): Promise<{ stored: StoredFile[]; bytes: number }>;
+  storeFilesIn?(dir: AnchoredDir, files: FileToStore[], batch?: BlobBatch): Promise<{ stored: StoredFile[]; bytes: number }>;
   /** Records the root tree of a capture that just ended (capture-roots.ts); durable when the store syncs writes. */
   recordCaptureRoot(sha256: string): Promise<void>;
   /** Capture roots recorded at or after `sinceMs`, for the garbage collector; older records are dropped. */
@@ -173,14 +178,53 @@ class LocalBlobStore implements BlobStore {
     return stored;
   }
 
-  async putBytes(bytes: Uint8Array | string): Promise<BlobRef> {
+  async putBytes(bytes: Uint8Array | string, batch?: BlobBatch): Promise<BlobRef> {
     const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     const ref = { sha256: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
+    if (batch) {
+      batch.queue(ref.sha256, data);
+      return ref;
+    }
     // In a worker thread with synchronous calls (the same rules as commit): one message instead of
-    // eight async calls, and tree objects are the most numerous small writes of a snapshot.
-    const linked = await storePool().run('storeBytes', { ...this.target(), sha256: ref.sha256, content: data, tempName: `${this.tempName()}.tmp` });
-    if (linked) this.linkedIn(ref.sha256.slice(0, 2));
+    // eight async calls.
+    const outcome = await storePool().run('storeBytes', { ...this.target(), sha256: ref.sha256, content: data, tempName: `${this.tempName()}.tmp` });
+    if (outcome === 'linked') this.linkedIn(ref.sha256.slice(0, 2));
     return ref;
+  }
+
+  newBatch(): BlobBatch {
+    return new BlobBatch({ writeQueued: (items) => this.writeQueued(items), linkPending: (pending) => this.linkPending(pending) });
+  }
+
+  /** A batch's queued bytes, written to temp files (not linked, not synced) in a few store-worker jobs. */
+  private async writeQueued(items: Array<[string, Uint8Array]>): Promise<PendingBlob[]> {
+    const lanes = Array.from({ length: Math.min(STORE_POOL_SIZE, items.length) }, (_, lane) => items.filter((_, i) => i % STORE_POOL_SIZE === lane));
+    const written = await Promise.all(
+      lanes.map((lane) => storePool().run('storeQueued', { ...this.target(), defer: true, tempPrefix: this.tempName(), items: lane.map(([sha256, content]) => ({ sha256, content })) })),
+    );
+    return written.flat();
+  }
+
+  /**
+   * A batch's commit: its temp files made durable at once, then linked into place, many at a time.
+   * One syncfs where `sync -f` works; a few blobs (as small writes do, small-write.ts), or where it
+   * fails, an fdatasync each in the store's workers instead of a flush of the whole file system.
+   */
+  private async linkPending(pending: PendingBlob[]): Promise<void> {
+    let syncEach = false;
+    if (this.fsync) {
+      syncEach = pending.length <= SMALL_WRITE_FILES || !(await canSyncFileSystem());
+      if (!syncEach) syncEach = await syncFileSystem(join(this.root, 'tmp')).then(() => false, () => true);
+    }
+    const lanes = Array.from({ length: Math.min(STORE_POOL_SIZE, pending.length) }, (_, lane) => pending.filter((_, i) => i % STORE_POOL_SIZE === lane));
+    const linked = await Promise.allSettled(lanes.map((lane) => storePool().run('linkBlobs', { ...this.target(), pending: lane, syncEach })));
+    linked.forEach((lane) => lane.status === 'fulfilled' && lane.value.forEach((shard) => this.linkedIn(shard)));
+    const failed = linked.find((lane) => lane.status === 'rejected');
+    if (failed) {
+      // Whatever could not be linked (a full disk) is not a blob: its temp file goes too, none is left behind.
+      await Promise.all(pending.map(([tempName]) => rm(join(this.root, 'tmp', tempName), { force: true })));
+      throw failed.reason;
+    }
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -262,15 +306,16 @@ class LocalBlobStore implements BlobStore {
     return recordCaptureRoot(this.root, sha256, this.fsync);
   }
 
-  async storeFilesIn(dir: AnchoredDir, files: FileToStore[]): Promise<{ stored: StoredFile[]; bytes: number }> {
-    const done = await storePool().run('storeFiles', { ...this.target(), dir, tempPrefix: this.tempName(), files });
+  async storeFilesIn(dir: AnchoredDir, files: FileToStore[], batch?: BlobBatch): Promise<{ stored: StoredFile[]; bytes: number }> {
+    const done = await storePool().run('storeFiles', { ...this.target(batch), dir, tempPrefix: this.tempName(), files });
     done.shards.forEach((shard) => this.linkedIn(shard));
+    batch?.add(done.pending);
     return done;
   }
 
-  /** Where and how the store's worker jobs store blobs (fs-jobs.ts `storeBlob`). */
-  private target(): BlobTarget {
-    return { blobs: this.root, fsync: this.fsync, refreshBeforeMs: Date.now() - REFRESH_AFTER_MS };
+  /** Where and how the store's worker jobs store blobs (fs-jobs.ts `storeBlob`); in a batch, they wait in their temp files. */
+  private target(batch?: BlobBatch): BlobTarget {
+    return { blobs: this.root, fsync: this.fsync, refreshBeforeMs: Date.now() - REFRESH_AFTER_MS, defer: batch !== undefined };
   }
 
   /** A new blob was linked into the shard (two hex digits): the folder exists, and the next flush syncs it. */

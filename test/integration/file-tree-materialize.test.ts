@@ -63,10 +63,13 @@ describe('durability', () => {
     const src = freshDir('src');
     build(src, manyFiles('many'));
     const { rootTree } = await snapshotTree(src, blobs, null, {});
+    // The snapshot's new blobs (40 files, 5 tree objects) were made durable by one syncfs too, before any was linked.
+    expect(syncCalls()).toEqual(['probe', `-f -- ${join(scratch, 'blobs', 'tmp')} 45`]);
+    const before = syncCalls().length;
 
     const target = freshDir('target');
     expect(await materializeTree(blobs, rootTree, target, { strategy: 'mirror' })).toMatchObject({ filesWritten: 40 });
-    expect(syncCalls()).toEqual(['probe', `-f -- ${target} 40`]);
+    expect(syncCalls().slice(before)).toEqual([`-f -- ${target} 40`]);
 
     // Nothing to write: nothing to sync.
     expect(await materializeTree(blobs, rootTree, target, { strategy: 'overwrite', subPaths: [] })).toMatchObject({ filesWritten: 0 });
@@ -74,7 +77,7 @@ describe('durability', () => {
     expect(await materializeTree(blobs, rootTree, freshDir('unsynced'), { strategy: 'mirror', fsync: false })).toMatchObject({ filesWritten: 40 });
     // ignore_existing syncs each file before it gets its name instead: its retry would keep a torn one.
     expect(await materializeTree(blobs, rootTree, freshDir('kept'), { strategy: 'ignore_existing' })).toMatchObject({ filesWritten: 40 });
-    expect(syncCalls()).toHaveLength(2);
+    expect(syncCalls().slice(before)).toHaveLength(1);
   });
 
   it('makes a small write durable file by file and folder by folder, without syncing the whole file system', async () => {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { encodeTree, type TreeEntry } from '../../src/domain/trees';
 import { createLocalBlobStore, type BlobStore } from '../../src/store/blob-store';
 import { listDir, markCaptures, markReachable, materializeTree, readTree, resolvePath, snapshotTree, sweepBlobs } from '../../src/store/file-tree';
 import { StatCache } from '../../src/store/stat-cache';
+import { blobsNamedIn } from '../../src/store/stat-cache-file';
 import { movedAsConflict } from '../../src/store/tree/anchor';
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -565,6 +566,20 @@ describe('abort and resume', () => {
   it('resumes after an abort from the blobs and cache entries saved before it', async () => {
     const src = manyFiles(400);
     const controller = new AbortController();
+    // The cache file as a crash at this moment would leave it: how many blobs it names, and which are missing.
+    const samples: Array<{ named: number; missing: string[] }> = [];
+    const savedCacheSample = () => {
+      const text = (() => {
+        try {
+          return readFileSync(cachePath('resume'), 'utf8');
+        } catch {
+          return undefined;
+        }
+      })();
+      const named = blobsNamedIn(text);
+      const all = [...named.files, ...named.trees];
+      return { named: all.length, missing: all.filter((sha256) => !existsSync(blobs.pathOf(sha256))) };
+    };
     // The real store, aborting the walk once it has stored 150 files (one by one, or in batches).
     let stored = 0;
     const count = (n: number) => {
@@ -590,10 +605,18 @@ describe('abort and resume', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const aborted = snapshotTree(src, aborting, await openCache('resume'), { signal: controller.signal, concurrency: 4, saveCacheEvery: 25 });
+    // Sampled as each save lands on disk.
+    const cache = await openCache('resume');
+    const save = cache.save.bind(cache);
+    cache.save = () => save().then(() => void samples.push(savedCacheSample()));
+    const aborted = snapshotTree(src, aborting, cache, { signal: controller.signal, concurrency: 4, saveCacheEvery: 25 });
     await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
     expect(stored).toBeGreaterThanOrEqual(150);
     expect(stored).toBeLessThan(400);
+    // Whenever a save was on disk, it named only blobs that existed (a crash then would leave a cache a
+    // retry trusts unseen): a blob becomes a cache entry only once it is linked.
+    expect(samples.filter((s) => s.named > 0).length).toBeGreaterThan(0);
+    expect(samples.flatMap((s) => s.missing)).toEqual([]);
     // A retry in a fresh process: the cache comes back from disk.
     const resumed = await snapshotTree(src, blobs, await openCache('resume'), {});
     expect(resumed.files).toBe(400);

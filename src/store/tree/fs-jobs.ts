@@ -308,7 +308,17 @@ export interface BlobTarget {
   blobs: string;
   fsync: boolean;
   refreshBeforeMs: number;
+  /**
+   * Write a new blob's temp file only, without fsync, and leave it for `linkBlobs` (blob-batch.ts):
+   * a batch makes many blobs durable with one syncfs instead of an fdatasync each.
+   */
+  defer?: boolean;
 }
+
+/** A blob written to its temp file (under <blobs>/tmp) and not linked yet: the temp's name, the id, the size. */
+export type PendingBlob = [tempName: string, sha256: string, size: number];
+/** What storing one blob did: an equal blob was there ('kept'), a new one was linked, or it waits in its temp file. */
+export type StoreOutcome = 'kept' | 'linked' | PendingBlob;
 
 export interface StoreFilesArgs extends BlobTarget {
   dir: AnchoredDir;
@@ -322,40 +332,49 @@ export interface StoreFilesArgs extends BlobTarget {
  * 'changed'). Returns the outcomes in order, the shards (two hex digits) that got a new blob (to sync), and the
  * bytes read. A file that changes while read is 'changed' too; nothing is followed, nothing blocks.
  */
-export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards: string[]; bytes: number } {
+export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards: string[]; pending: PendingBlob[]; bytes: number } {
   return inAnchoredDir(args.dir, (base) => {
     const stored: StoredFile[] = [];
     const shards = new Set<string>();
+    const pending: PendingBlob[] = [];
     let bytes = 0;
-    args.files.forEach(([name, listedStamp], i) => {
-      let fd: number;
-      try {
-        fd = fs.openSync(`${base}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-      } catch (err) {
-        if (['ENOENT', 'ELOOP', 'ENXIO'].includes((err as NodeJS.ErrnoException).code ?? '')) return void stored.push(['changed']);
-        throw err;
-      }
-      try {
-        const st = fs.fstatSync(fd, { bigint: true });
-        const stamp = stampText(st);
-        if (!st.isFile() || stamp !== listedStamp) return void stored.push(['changed']);
-        const size = Number(st.size);
-        // One byte more than the size, so growth while read shows as a longer read.
-        const buffer = Buffer.allocUnsafe(size + 1);
-        let read = 0;
-        for (let n = -1; n !== 0 && read < buffer.length; read += n) n = fs.readSync(fd, buffer, read, buffer.length - read, read);
-        const after = fs.fstatSync(fd, { bigint: true });
-        if (read !== size || stampText(after) !== stamp) return void stored.push(['changed']);
-        bytes += size;
-        const content = buffer.subarray(0, size);
-        const sha256 = crypto.createHash('sha256').update(content).digest('hex');
-        if (storeBlob(args, sha256, content, `${args.tempPrefix}-${i}.tmp`)) shards.add(sha256.slice(0, 2));
-        stored.push([sha256, size, stamp, Number(st.mode & 0o777n)]);
-      } finally {
-        fs.closeSync(fd);
-      }
-    });
-    return { stored, shards: [...shards], bytes };
+    try {
+      args.files.forEach(([name, listedStamp], i) => {
+        let fd: number;
+        try {
+          fd = fs.openSync(`${base}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+        } catch (err) {
+          if (['ENOENT', 'ELOOP', 'ENXIO'].includes((err as NodeJS.ErrnoException).code ?? '')) return void stored.push(['changed']);
+          throw err;
+        }
+        try {
+          const st = fs.fstatSync(fd, { bigint: true });
+          const stamp = stampText(st);
+          if (!st.isFile() || stamp !== listedStamp) return void stored.push(['changed']);
+          const size = Number(st.size);
+          // One byte more than the size, so growth while read shows as a longer read.
+          const buffer = Buffer.allocUnsafe(size + 1);
+          let read = 0;
+          for (let n = -1; n !== 0 && read < buffer.length; read += n) n = fs.readSync(fd, buffer, read, buffer.length - read, read);
+          const after = fs.fstatSync(fd, { bigint: true });
+          if (read !== size || stampText(after) !== stamp) return void stored.push(['changed']);
+          bytes += size;
+          const content = buffer.subarray(0, size);
+          const sha256 = crypto.createHash('sha256').update(content).digest('hex');
+          const outcome = storeBlob(args, sha256, content, `${args.tempPrefix}-${i}.tmp`);
+          if (outcome === 'linked') shards.add(sha256.slice(0, 2));
+          else if (outcome !== 'kept') pending.push(outcome);
+          stored.push([sha256, size, stamp, Number(st.mode & 0o777n)]);
+        } finally {
+          fs.closeSync(fd);
+        }
+      });
+    } catch (err) {
+      // The job fails as a whole, so its pending temps would reach no batch: they go too (a full disk).
+      for (const [tempName] of pending) fs.rmSync(`${args.blobs}/tmp/${tempName}`, { force: true });
+      throw err;
+    }
+    return { stored, shards: [...shards], pending, bytes };
   });
 }
 
@@ -364,51 +383,105 @@ export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards
  * link() of a finished temp file; an existing blob of the same size is kept, refreshed when old).
  * True when a new blob was linked (its shard folder needs a sync).
  */
-export function storeBlob(args: BlobTarget, sha256: string, content: Buffer, tempName: string): boolean {
-  const shard = `${args.blobs}/sha256/${sha256.slice(0, 2)}`;
-  const path = `${shard}/${sha256.slice(2)}`;
+export function storeBlob(args: BlobTarget, sha256: string, content: Buffer, tempName: string): StoreOutcome {
+  const path = `${args.blobs}/sha256/${sha256.slice(0, 2)}/${sha256.slice(2)}`;
   const existing = fs.lstatSync(path, { throwIfNoEntry: false });
   if (existing?.isFile() && existing.size === content.length) {
-    if (existing.mtimeMs >= args.refreshBeforeMs) return false;
+    if (existing.mtimeMs >= args.refreshBeforeMs) return 'kept';
     try {
       const now = new Date();
       fs.utimesSync(path, now, now);
-      return false;
+      return 'kept';
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // collected meanwhile: store it again
     }
   }
   const temp = `${args.blobs}/tmp/${tempName}`;
   const out = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444);
+  let written = false;
   try {
     try {
-      for (let written = 0; written < content.length; ) written += fs.writeSync(out, content, written, content.length - written, written);
-      if (args.fsync) fs.fdatasyncSync(out);
+      for (let n = 0; n < content.length; ) n += fs.writeSync(out, content, n, content.length - n, n);
+      if (args.fsync && !args.defer) fs.fdatasyncSync(out);
     } finally {
       fs.closeSync(out);
     }
-    try {
-      fs.linkSync(temp, path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        // Stored meanwhile; or a torn blob a crash left (another size): replaced, as blob-store.ts commit does.
-        if (fs.lstatSync(path, { throwIfNoEntry: false })?.size === content.length) return false;
-        fs.renameSync(temp, path);
+    written = true;
+  } finally {
+    if (!written) fs.rmSync(temp, { force: true });
+  }
+  if (args.defer) return [tempName, sha256, content.length];
+  return linkBlob(args, tempName, sha256, content.length) ? 'linked' : 'kept';
+}
+
+/** Writes a batch's queued bytes (blob-batch.ts) to temp files, each unless its blob exists: the new ones, pending. */
+export function storeQueued(args: BlobTarget & { tempPrefix: string; items: Array<{ sha256: string; content: Uint8Array }> }): PendingBlob[] {
+  const pending: PendingBlob[] = [];
+  try {
+    args.items.forEach(({ sha256, content }, i) => {
+      const outcome = storeBlob({ ...args, defer: true }, sha256, Buffer.from(content.buffer, content.byteOffset, content.byteLength), `${args.tempPrefix}-${i}.tmp`);
+      if (outcome !== 'kept' && outcome !== 'linked') pending.push(outcome);
+    });
+  } catch (err) {
+    for (const [tempName] of pending) fs.rmSync(`${args.blobs}/tmp/${tempName}`, { force: true });
+    throw err;
+  }
+  return pending;
+}
+
+/**
+ * Links a written (and, where the store syncs, durable) temp file into place as blob `sha256`, and
+ * removes the temp. False when an equal blob was there already; a torn blob of another size (a crash
+ * left it) is replaced, as blob-store.ts commit does.
+ */
+export function linkBlob(args: BlobTarget, tempName: string, sha256: string, size: number): boolean {
+  const shard = `${args.blobs}/sha256/${sha256.slice(0, 2)}`;
+  const path = `${shard}/${sha256.slice(2)}`;
+  const temp = `${args.blobs}/tmp/${tempName}`;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        fs.linkSync(temp, path);
         return true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') {
+          // Linked meanwhile (the same bytes stored twice at once): kept.
+          if (fs.lstatSync(path, { throwIfNoEntry: false })?.size === size) return false;
+          fs.renameSync(temp, path);
+          return true;
+        }
+        if (code !== 'ENOENT' || attempt > 1) throw err;
+        fs.mkdirSync(shard, { recursive: true }); // the shard's first blob
       }
-      if (code !== 'ENOENT') throw err;
-      fs.mkdirSync(shard, { recursive: true });
-      fs.linkSync(temp, path);
     }
-    return true;
   } finally {
     fs.rmSync(temp, { force: true });
   }
 }
 
-/** Stores `content` (whose sha256 the caller computed) as a blob; true when a new blob was linked. */
-export function storeBytes(args: BlobTarget & { sha256: string; content: Uint8Array; tempName: string }): boolean {
+/**
+ * Links a batch's pending blobs into place (blob-batch.ts), each made durable first by an fdatasync
+ * when `syncEach` (no syncfs here); returns the shards that got a new blob.
+ */
+export function linkBlobs(args: BlobTarget & { pending: PendingBlob[]; syncEach: boolean }): string[] {
+  const shards = new Set<string>();
+  for (const [tempName, sha256, size] of args.pending) {
+    if (args.syncEach) {
+      const fd = fs.openSync(`${args.blobs}/tmp/${tempName}`, fs.constants.O_RDONLY);
+      try {
+        fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    if (linkBlob(args, tempName, sha256, size)) shards.add(sha256.slice(0, 2));
+  }
+  return [...shards];
+}
+
+/** Stores `content` (whose sha256 the caller computed) as a blob (see storeBlob). */
+export function storeBytes(args: BlobTarget & { sha256: string; content: Uint8Array; tempName: string }): StoreOutcome {
   return storeBlob(args, args.sha256, Buffer.from(args.content.buffer, args.content.byteOffset, args.content.byteLength), args.tempName);
 }
 
@@ -438,7 +511,7 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
 }
 
 /** The jobs a worker serves, by name. */
-export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles, storeBytes, syncDirs };
+export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles, storeBytes, storeQueued, linkBlobs, syncDirs };
 
 /** Every function a worker's source text holds (the jobs and what they call). */
-export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];
+export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, storeQueued, linkBlob, linkBlobs, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];

@@ -3,7 +3,7 @@ import { identityOf, type Identity, type OpenDir, type TreeAnchor } from './anch
 // Up to this many files and folders, an 'at-end' write (materialize.ts, Durability) syncs each of them
 // instead of the whole file system: pushing one notice to 500 students then costs an fsync or two per
 // target, not a `sync -f` child process and a flush of everything else the file system holds.
-const SMALL_WRITE_FILES = 32;
+export const SMALL_WRITE_FILES = 32;
 const SMALL_WRITE_DIRS = 16;
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import type { SkippedPath, SnapshotTreeResult, TreeEntry } from '../../domain/trees';
 import { BlobStoreError, type BlobRef, type BlobStore } from '../blob-store';
+import type { BlobBatch } from '../blob-batch';
 import { stampOf, type StatCache } from '../stat-cache';
 import { changedError, movedAsConflict, TreeAnchor, type Identity } from './anchor';
 import { abortError } from './errors';
@@ -75,6 +76,11 @@ class SnapshotWalk {
   private readonly live: SnapshotProgress = { files: 0, bytes: 0, hashed: 0, reused: 0 };
   private readonly progress;
   private readonly listing: TreeListing;
+  /**
+   * The walk's new blobs, made durable together (blob-batch.ts). The stat cache learns of a blob only
+   * once it is durable and linked (`afterCommit`), so no saved cache names a blob that might not exist.
+   */
+  private readonly batch: BlobBatch;
   private hashedAtNs = 0n;
   private hashedSinceSave = 0;
   private lastSave = Date.now();
@@ -88,6 +94,7 @@ class SnapshotWalk {
   ) {
     this.pool = new TaskPool(opts.concurrency ?? 16, opts.signal);
     this.listing = new TreeListing(anchor, this.pool);
+    this.batch = blobs.newBatch();
     this.progress = throttled(opts.onProgress && (() => opts.onProgress!({ ...this.live })));
   }
 
@@ -101,6 +108,7 @@ class SnapshotWalk {
       this.hashedAtNs = this.cache ? await this.cache.clockNs() : 0n;
       await this.listing.start();
       const root = await this.dirTree('');
+      await this.batch.commit();
       // Before the cache may forget what this walk reused (the next walk prunes), the root is on record:
       // the garbage collector keeps what a recent capture's root reaches until its snapshot commits.
       await this.blobs.recordCaptureRoot(root.sha256);
@@ -115,6 +123,8 @@ class SnapshotWalk {
       this.pool.stop(err as Error);
       await this.listing.settled();
       await this.pool.idle();
+      // What was stored so far is committed, so the cache's save lets a retry reuse it.
+      await this.batch.commit().catch(() => undefined);
       await this.cache?.save().catch(() => undefined);
       if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
       throw err;
@@ -181,8 +191,8 @@ class SnapshotWalk {
       else (files++, (bytes += e.size), (size += e.size));
     }
     this.counts.symlinks += symlinks;
-    const ref = await this.pool.run(() => this.blobs.putBytes(encodeTreeEntries(entries)));
-    if (this.cache && recordable) this.cache.recordDir(rel, { key, tree: ref.sha256, size, files, symlinks, bytes });
+    const ref = await this.blobs.putBytes(encodeTreeEntries(entries), this.batch); // queued: written at the commit
+    if (this.cache && recordable) this.batch.afterCommit(() => this.cache!.recordDir(rel, { key, tree: ref.sha256, size, files, symlinks, bytes }));
     return { sha256: ref.sha256, size };
   }
 
@@ -244,13 +254,13 @@ class SnapshotWalk {
     }
     if (batch.length) batches.push(batch);
     const stored = batches.map(async (files) => {
-      const done = await this.pool.run(() => storeIn!(this.anchor.dirForJob(rel, id), files.map((f): FileToStore => [f[0], f[5]]))).catch((err) => Promise.reject(movedAsConflict(err, rel)));
+      const done = await this.pool.run(() => storeIn!(this.anchor.dirForJob(rel, id), files.map((f): FileToStore => [f[0], f[5]]), this.batch)).catch((err) => Promise.reject(movedAsConflict(err, rel)));
       // Recorded before anything may throw (an abort shows in bytesRead): a retry reuses all of them.
       const entries = files.map((item, i) => {
         const outcome = done.stored[i]!;
         if (outcome.length === 1) return undefined;
         const [sha256, size, stamp, mode] = outcome;
-        this.cache?.recordStamp(relJoin(rel, item[0]), stamp, sha256, this.hashedAtNs);
+        this.recordStamp(relJoin(rel, item[0]), stamp, sha256);
         this.fileDone(size, 'hashed');
         return { entry: { name: item[0], type: 'file' as const, mode, size, sha256 }, trusted: this.trusted(stamp, item[5]) };
       });
@@ -261,6 +271,12 @@ class SnapshotWalk {
     });
     const results = await Promise.all([...stored, Promise.all(large.map((item) => this.fileEntry(rel, id, item)))]);
     return results.flat();
+  }
+
+  /** A file's hash for the stat cache, once its blob (and every blob stored before it) is durable. */
+  private recordStamp(rel: string, stamp: string, sha256: string): void {
+    const cache = this.cache;
+    if (cache) this.batch.afterCommit(() => cache.recordStamp(rel, stamp, sha256, this.hashedAtNs));
   }
 
   /**
@@ -277,7 +293,7 @@ class SnapshotWalk {
     const hashed = await this.pool.run(() => this.hashFile(parentRel, parentId, item));
     if (!hashed) return undefined;
     const stamp = stampOf(hashed.stat);
-    this.cache?.recordStamp(rel, stamp, hashed.ref.sha256, this.hashedAtNs);
+    this.recordStamp(rel, stamp, hashed.ref.sha256);
     this.fileDone(hashed.ref.size, 'hashed');
     this.maybeSaveCache();
     return { entry: { name: item[0], type: 'file', mode: Number(hashed.stat.mode & 0o777n), size: hashed.ref.size, sha256: hashed.ref.sha256 }, trusted: this.trusted(stamp, item[5]) };
@@ -350,7 +366,9 @@ class SnapshotWalk {
     this.hashedSinceSave = 0;
     this.lastSave = Date.now();
     const started = Date.now();
-    this.cache.save().then(
+    const cache = this.cache;
+    // The blobs first: the save then holds every entry recorded by their commit.
+    this.batch.commit().then(() => cache.save()).then(
       () => (this.lastSaveTook = Date.now() - started),
       () => undefined,
     );
