@@ -338,9 +338,17 @@ export class StatCache {
    * runs: saves queue up, and a burst collapses into one.
    */
   save(): Promise<void> {
+    return this.saveAfter(0);
+  }
+
+  /**
+   * save(), started `delayMs` from now: a walk's last save, which need not compete for the main thread
+   * with the snapshot's commit and the answer to its caller. Like any save, `release` waits for it.
+   */
+  saveAfter(delayMs: number): Promise<void> {
     if (this.queued) return this.queued;
     if (this.changes === this.savedChanges) return this.saving;
-    const next = this.saving.then(() => this.writeNow());
+    const next = this.saving.then(() => (delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, delayMs)) : undefined)).then(() => this.writeNow());
     this.queued = next;
     this.saving = next.catch(() => undefined);
     return next;

@@ -28,13 +28,19 @@ export interface SnapshotOptions {
   /** Save the stat cache after this many newly hashed files (default 500; also every 10 s). */
   saveCacheEvery?: number;
   /**
-   * Return without waiting for the stat cache's last save (it finishes before the cache is released to
-   * the next walk): the walk's result does not depend on it, and a lost save costs only re-hashing.
+   * Return without waiting for the stat cache's last save, which starts a moment later (it finishes before
+   * the cache is released to the next walk): the walk's result does not depend on it, and a lost save
+   * costs only re-hashing.
    */
   deferCacheSave?: boolean;
 }
 
 const READ_ATTEMPTS = 3;
+/**
+ * A deferred last save starts this long after the walk: its JSON (a few MB for 20,000 files) is built
+ * on the main thread, which the snapshot's commit and the answer to its caller need first (tens of ms).
+ */
+const DEFERRED_SAVE_DELAY_MS = 150;
 const CACHE_SAVE_INTERVAL_MS = 10_000;
 
 const relJoin = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
@@ -113,7 +119,7 @@ class SnapshotWalk {
       // the garbage collector keeps what a recent capture's root reaches until its snapshot commits.
       await this.blobs.recordCaptureRoot(root.sha256);
       this.cache?.pruneUnvisited();
-      if (this.opts.deferCacheSave) this.cache?.save().catch(() => undefined);
+      if (this.opts.deferCacheSave) this.cache?.saveAfter(DEFERRED_SAVE_DELAY_MS).catch(() => undefined);
       else await this.cache?.save();
       await this.blobs.flush();
       this.progress.flush();
