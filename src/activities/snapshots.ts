@@ -27,6 +27,12 @@ export interface CapturedFiles {
   skipped: { path: string; reason: string }[];
 }
 
+/** A quick capture that ran out of its budget, and how many files it hashed (captureFiles reuses them). */
+export interface QuickCaptureUnfinished {
+  unfinished: true;
+  hashedFiles: number;
+}
+
 export interface SnapshotToCommit {
   snapshotId: string;
   instanceId: string;
@@ -97,20 +103,21 @@ export function createSnapshotActivities({ catalog, dataDir, quickCaptureMs = DE
 
     /**
      * captureFiles as a local activity, in the snapshot's first workflow task: done within the quick
-     * capture budget, or null once the budget runs out (a local activity cannot heartbeat, so a long
-     * walk belongs in captureFiles). What it hashed by then is in the stat cache, so captureFiles
-     * picks up from there. Retry-safe as captureFiles.
+     * capture budget, or `unfinished` once the budget runs out (a local activity cannot heartbeat, so
+     * a long walk belongs in captureFiles), with how many files it hashed. Those are in the stat
+     * cache, so captureFiles picks up from there. Retry-safe as captureFiles.
      */
-    async captureFilesQuickly(instanceId: string): Promise<CapturedFiles | null> {
+    async captureFilesQuickly(instanceId: string): Promise<CapturedFiles | QuickCaptureUnfinished> {
       const cancelled = Context.current().cancellationSignal;
       const stop = new AbortController();
       const abort = () => stop.abort();
       const budget = setTimeout(abort, quickCaptureMs);
       cancelled.addEventListener('abort', abort, { once: true });
+      let hashedFiles = 0;
       try {
-        return await captureFilesOf(instanceId, stop.signal, () => undefined);
+        return await captureFilesOf(instanceId, stop.signal, (progress) => (hashedFiles = (progress as { hashed: number }).hashed));
       } catch (err) {
-        if (stop.signal.aborted && !cancelled.aborted) return null; // out of budget
+        if (stop.signal.aborted && !cancelled.aborted) return { unfinished: true, hashedFiles }; // out of budget
         throw err;
       } finally {
         clearTimeout(budget);

@@ -1,6 +1,6 @@
 import { patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { CommittedSnapshot } from '../activities/snapshots';
+import type { CapturedFiles, CommittedSnapshot } from '../activities/snapshots';
 import type { SnapshotKind } from '../domain/snapshots';
 import type { TaskProgress } from '../domain/tasks';
 import { catalogSteps } from './catalog-steps';
@@ -39,6 +39,12 @@ const act = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NOT_RETRYABLE },
 });
 
+/** The files' counts of a capture that finished what a quick capture began: what the quick one hashed, the rest took from the stat cache. */
+function hashedBefore(files: CapturedFiles, hashedQuickly: number): CapturedFiles {
+  const moved = Math.min(hashedQuickly, files.reusedFiles);
+  return { ...files, hashedFiles: files.hashedFiles + moved, reusedFiles: files.reusedFiles - moved };
+}
+
 /** `snapshots create`: capture files, tables and apps into blobs, then commit; nothing is visible before the commit. */
 export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedSnapshot> {
   const progress: TaskProgress = { done: 0, total: 4, label: 'files' };
@@ -52,7 +58,10 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedS
     // goes on in the heartbeating activities, which resume from the stat cache.
     Object.assign(progress, { done: 0, total: 2, label: 'files and tables' });
     const [quickFiles, quickTables] = await Promise.all([quick.captureFilesQuickly(input.instanceId), quick.tablesIfUnchanged(input.instanceId)]);
-    [files, tables] = await Promise.all([quickFiles ?? capture.captureFiles(input.instanceId), quickTables ?? capture.captureTables(input.instanceId)]);
+    [files, tables] = await Promise.all([
+      'unfinished' in quickFiles ? capture.captureFiles(input.instanceId).then((rest) => hashedBefore(rest, quickFiles.hashedFiles)) : quickFiles,
+      quickTables ?? capture.captureTables(input.instanceId),
+    ]);
     Object.assign(progress, { done: 1, label: 'apps and commit' });
     apps = await catalogSteps(act).captureApps(input.instanceId);
   } else if (patched('snapshot-parts-captured-together')) {

@@ -37,3 +37,34 @@ describe('snapshots whose files do not fit the quick capture budget', () => {
     expect((await stack.call<TableInfo[]>('GET', `${alice}/tables?snapshot=one`)).body.map((t) => t.name)).toEqual(['marks']);
   });
 });
+
+describe('a first snapshot that outgrows the quick capture budget', () => {
+  let stack: TestStack;
+  const bob = inst('uni', 'stats', 'bob');
+
+  beforeAll(async () => {
+    stack = await startTestStack('quick-capture-budget', { HANDOUT_QUICK_CAPTURE_MS: '300' });
+    await course(stack);
+  });
+  afterAll(() => stack?.close());
+
+  it('goes on in the heartbeating activity from what the quick capture hashed, and counts every file as hashed this time', async () => {
+    // 3,000 files of 20 KB: far more than 300 ms of work, so the quick capture stops part-way.
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { findInstance, findOrg, findSpace } = await import('../../src/store/catalog/directory');
+    const { instancePaths } = await import('../../src/store/instance-storage');
+    const db = stack.catalog.db;
+    const space = (await findSpace(db, (await findOrg(db, 'uni'))!.id, 'stats'))!;
+    const files = instancePaths(stack.dataDir, (await findInstance(db, space.id, 'bob'))!.id).files;
+    for (let d = 0; d < 30; d++) {
+      mkdirSync(join(files, `d${d}`));
+      for (let f = 0; f < 100; f++) writeFileSync(join(files, `d${d}`, `f${f}.bin`), Buffer.alloc(20_000, (d * 100 + f) % 251));
+    }
+
+    const first = await runTask(stack, 'POST', `${bob}/snapshots`, { name: 'first' });
+    expect(first).toMatchObject({ status: 'COMPLETED', result: { files: 3000, hashed_files: 3000, reused_files: 0 } });
+    expect((await stepsOf(stack, first.task_id)).activities).toContain('captureFiles');
+    expect((await downloadBytes(stack, bob, '/files/d29/f99.bin', 'first')).bytes.equals(Buffer.alloc(20_000, (29 * 100 + 99) % 251))).toBe(true);
+  });
+});

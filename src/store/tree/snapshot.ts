@@ -132,6 +132,7 @@ class SnapshotWalk {
       // What was stored so far is committed, so the cache's save lets a retry reuse it.
       await this.batch.commit().catch(() => undefined);
       await this.cache?.save().catch(() => undefined);
+      this.progress.flush(); // how far it got, e.g. for a caller that goes on elsewhere
       if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
       throw err;
     } finally {
