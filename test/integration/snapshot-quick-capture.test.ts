@@ -1,5 +1,9 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TableInfo } from '../../src/domain';
 import type { FileEntry } from '../../src/domain/files';
+import { findInstance, findOrg, findSpace } from '../../src/store/catalog/directory';
+import { instancePaths } from '../../src/store/instance-storage';
 import { downloadBytes, exportCsv, importCsv, inst, runTask, upload } from '../helpers/content';
 import { course } from '../helpers/fixtures';
 import { stepsOf } from '../helpers/history';
@@ -50,10 +54,6 @@ describe('a first snapshot that outgrows the quick capture budget', () => {
 
   it('goes on in the heartbeating activity from what the quick capture hashed, and counts every file as hashed this time', async () => {
     // 3,000 files of 20 KB: far more than 300 ms of work, so the quick capture stops part-way.
-    const { mkdirSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { findInstance, findOrg, findSpace } = await import('../../src/store/catalog/directory');
-    const { instancePaths } = await import('../../src/store/instance-storage');
     const db = stack.catalog.db;
     const space = (await findSpace(db, (await findOrg(db, 'uni'))!.id, 'stats'))!;
     const files = instancePaths(stack.dataDir, (await findInstance(db, space.id, 'bob'))!.id).files;
