@@ -116,6 +116,11 @@ function stampChanged(a: BigIntStats, b: BigIntStats): boolean {
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
+/** Items dealt round-robin into one list per store worker (at most one per item): one job each, all in flight at once. */
+function storeLanes<T>(items: readonly T[]): T[][] {
+  return Array.from({ length: Math.min(STORE_POOL_SIZE, items.length) }, (_, lane) => items.filter((_, i) => i % STORE_POOL_SIZE === lane));
+}
+
 /**
  * Opens (creating if needed) a blob store on the local disk. `fsync` (default true) syncs each blob
  * before it becomes visible, so a power cut never leaves a short blob under a valid name.
@@ -198,7 +203,7 @@ class LocalBlobStore implements BlobStore {
 
   /** A batch's queued bytes, written to temp files (not linked, not synced) in a few store-worker jobs. */
   private async writeQueued(items: Array<[string, Uint8Array]>): Promise<PendingBlob[]> {
-    const lanes = Array.from({ length: Math.min(STORE_POOL_SIZE, items.length) }, (_, lane) => items.filter((_, i) => i % STORE_POOL_SIZE === lane));
+    const lanes = storeLanes(items);
     const written = await Promise.all(
       lanes.map((lane) => storePool().run('storeQueued', { ...this.target(), defer: true, tempPrefix: this.tempName(), items: lane.map(([sha256, content]) => ({ sha256, content })) })),
     );
@@ -216,7 +221,7 @@ class LocalBlobStore implements BlobStore {
       syncEach = pending.length <= SMALL_WRITE_FILES || !(await canSyncFileSystem());
       if (!syncEach) syncEach = await syncFileSystem(join(this.root, 'tmp')).then(() => false, () => true);
     }
-    const lanes = Array.from({ length: Math.min(STORE_POOL_SIZE, pending.length) }, (_, lane) => pending.filter((_, i) => i % STORE_POOL_SIZE === lane));
+    const lanes = storeLanes(pending);
     const linked = await Promise.allSettled(lanes.map((lane) => storePool().run('linkBlobs', { ...this.target(), pending: lane, syncEach })));
     linked.forEach((lane) => lane.status === 'fulfilled' && lane.value.forEach((shard) => this.linkedIn(shard)));
     const failed = linked.find((lane) => lane.status === 'rejected');
@@ -336,7 +341,7 @@ class LocalBlobStore implements BlobStore {
       // Many at once, in the store's worker threads: the block layer merges their cache flushes, where
       // one after the other each waited for its own (a snapshot that stored a few hundred blobs touches
       // as many shard folders).
-      const lanes = Array.from({ length: Math.min(STORE_POOL_SIZE, dirs.length) }, (_, lane) => dirs.filter((_, i) => i % STORE_POOL_SIZE === lane));
+      const lanes = storeLanes(dirs);
       await Promise.all(lanes.map((lane) => storePool().run('syncDirs', { dirs: lane })));
     } catch (err) {
       for (const dir of dirs) this.unsyncedDirs.add(dir); // the next flush tries them again

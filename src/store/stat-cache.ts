@@ -7,6 +7,15 @@ import { blobsNamedIn, cacheFileText, decimalLess, DIGITS, parseCacheFile, type 
 // It is only ever an optimisation: an entry is trusted only while the file's stat is identical, and a
 // missing, stale or corrupt cache file costs re-hashing, never a wrong hash.
 
+/**
+ * The file system's own clock: the mtime (ns) of the file `probe`, just written. File times come from
+ * the kernel's coarse clock, which lags `Date.now()`, so only this reading compares with them.
+ */
+export async function fileSystemClockNs(probe: string): Promise<bigint> {
+  await writeFile(probe, randomBytes(1));
+  return (await lstat(probe, { bigint: true })).mtimeNs;
+}
+
 /** The parts of a file's `lstat(…, { bigint: true })` that say whether it changed. */
 export interface FileStamp {
   ino: bigint;
@@ -322,15 +331,10 @@ export class StatCache {
     return pruned;
   }
 
-  /**
-   * The file system's own clock, read from the mtime of a file it just wrote: file timestamps come from
-   * the kernel's coarse clock, which lags `Date.now()`, so only this reading is comparable with them.
-   */
+  /** The file system's clock (fileSystemClockNs), probed beside the cache file. */
   async clockNs(): Promise<bigint> {
-    const stamp = `${this.path}.clock`;
-    await mkdir(dirname(stamp), { recursive: true });
-    await writeFile(stamp, randomBytes(1));
-    return (await lstat(stamp, { bigint: true })).mtimeNs;
+    await mkdir(dirname(this.path), { recursive: true });
+    return fileSystemClockNs(`${this.path}.clock`);
   }
 
   /**

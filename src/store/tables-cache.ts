@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, readFile, rename, writeFile } from 'node:fs/promises';
 import { SnapshotTable } from '../domain/snapshots';
-import { stampOf } from './stat-cache';
+import { fileSystemClockNs, stampOf } from './stat-cache';
 
 // What an instance's tables were at its last capture, under the stamps of its warehouse files, so a
 // snapshot of an unchanged warehouse does not open DuckDB at all. Opening and closing it costs
@@ -28,16 +28,6 @@ export async function warehouseStamp(warehouse: string): Promise<{ text: string;
   return { text: parts.join('|'), latestNs };
 }
 
-/**
- * The file system's own clock: the mtime of a file just written. File times come from the kernel's
- * coarse clock, which lags `Date.now()`, so only this reading compares with them.
- */
-async function fileSystemClockNs(cachePath: string): Promise<bigint> {
-  const probe = `${cachePath}.clock`;
-  await writeFile(probe, randomBytes(1));
-  return (await lstat(probe, { bigint: true })).mtimeNs;
-}
-
 /** The tables recorded for exactly this warehouse stamp, or undefined (none, another stamp, or an unreadable file). */
 export async function cachedTables(cachePath: string, stamp: string): Promise<SnapshotTable[] | undefined> {
   const text = await readFile(cachePath, 'utf8').catch(() => undefined);
@@ -58,7 +48,7 @@ export async function cachedTables(cachePath: string, stamp: string): Promise<Sn
  * clock tick as the reading could leave a stamp unchanged, so such a stamp is not trusted).
  */
 export async function captureAndRecordTables(cachePath: string, warehouse: string, capture: () => Promise<SnapshotTable[]>): Promise<SnapshotTable[]> {
-  const clockNs = await fileSystemClockNs(cachePath);
+  const clockNs = await fileSystemClockNs(`${cachePath}.clock`);
   const before = await warehouseStamp(warehouse);
   const tables = await capture();
   const after = await warehouseStamp(warehouse);

@@ -370,8 +370,7 @@ export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards
         }
       });
     } catch (err) {
-      // The job fails as a whole, so its pending temps would reach no batch: they go too (a full disk).
-      for (const [tempName] of pending) fs.rmSync(`${args.blobs}/tmp/${tempName}`, { force: true });
+      removeTemps(args, pending); // the job fails as a whole, so they would reach no batch (a full disk)
       throw err;
     }
     return { stored, shards: [...shards], pending, bytes };
@@ -423,10 +422,15 @@ export function storeQueued(args: BlobTarget & { tempPrefix: string; items: Arra
       if (outcome !== 'kept' && outcome !== 'linked') pending.push(outcome);
     });
   } catch (err) {
-    for (const [tempName] of pending) fs.rmSync(`${args.blobs}/tmp/${tempName}`, { force: true });
+    removeTemps(args, pending);
     throw err;
   }
   return pending;
+}
+
+/** Removes the temp files of pending blobs that will never be linked. */
+export function removeTemps(args: BlobTarget, pending: PendingBlob[]): void {
+  for (const [tempName] of pending) fs.rmSync(`${args.blobs}/tmp/${tempName}`, { force: true });
 }
 
 /**
@@ -514,4 +518,4 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
 export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles, storeBytes, storeQueued, linkBlobs, syncDirs };
 
 /** Every function a worker's source text holds (the jobs and what they call). */
-export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, storeQueued, linkBlob, linkBlobs, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];
+export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, storeQueued, removeTemps, linkBlob, linkBlobs, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];
