@@ -49,7 +49,11 @@ export class BlobBatch {
     this.queued.set(sha256, bytes);
     this.queuedBytes += bytes.byteLength;
     this.unlinked++;
-    if (this.queuedBytes > QUEUE_MAX_BYTES || this.queued.size >= QUEUE_MAX_ITEMS) this.writes.push(this.writeQueue());
+    if (this.queuedBytes > QUEUE_MAX_BYTES || this.queued.size >= QUEUE_MAX_ITEMS) {
+      const write = this.writeQueue();
+      write.catch(() => undefined); // its failure belongs to the next commit, not to an unhandled rejection meanwhile
+      this.writes.push(write);
+    }
   }
 
   /** Blobs added and not linked yet. */

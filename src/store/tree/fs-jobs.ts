@@ -416,9 +416,10 @@ export function storeBlob(args: BlobTarget, sha256: string, content: Buffer, tem
 /** Writes a batch's queued bytes (blob-batch.ts) to temp files, each unless its blob exists: the new ones, pending. */
 export function storeQueued(args: BlobTarget & { tempPrefix: string; items: Array<{ sha256: string; content: Uint8Array }> }): PendingBlob[] {
   const pending: PendingBlob[] = [];
+  const target: BlobTarget = { ...args, defer: true };
   try {
     args.items.forEach(({ sha256, content }, i) => {
-      const outcome = storeBlob({ ...args, defer: true }, sha256, Buffer.from(content.buffer, content.byteOffset, content.byteLength), `${args.tempPrefix}-${i}.tmp`);
+      const outcome = storeBlob(target, sha256, Buffer.from(content.buffer, content.byteOffset, content.byteLength), `${args.tempPrefix}-${i}.tmp`);
       if (outcome !== 'kept' && outcome !== 'linked') pending.push(outcome);
     });
   } catch (err) {
