@@ -1,3 +1,4 @@
+import { WorkflowFailedError } from '@temporalio/client';
 import type { ServiceDeps } from './deps';
 
 // The long poll behind `GET /tasks/:id?wait_ms=`: the answer waits for the task's workflow to close.
@@ -16,14 +17,21 @@ export function tasksBeingAwaited(): number {
 }
 
 /**
+ * How a waited-for workflow closed, as its result call told: the caller describing the task next need
+ * not ask Temporal for the same result again (one call fewer between the close and the answer).
+ */
+export type TaskClose = { completed: true; result: unknown } | { completed: false; error: unknown };
+
+/**
  * Returns once the task's workflow has closed (completed, failed, cancelled, terminated, timed out),
  * after `waitMs` at the latest, or as soon as `signal` aborts (the client went away, the API stops).
  * Never throws: the caller describes the task next, and that tells how it stands. Returns at once for
- * a task whose workflow has not started (there is nothing to wait on).
+ * a task whose workflow has not started (there is nothing to wait on). Resolves with how the workflow
+ * closed when its result call saw it close, else undefined.
  */
-export async function awaitTaskClose(deps: ServiceDeps, taskId: string, waitMs: number, signal: AbortSignal): Promise<void> {
+export async function awaitTaskClose(deps: ServiceDeps, taskId: string, waitMs: number, signal: AbortSignal): Promise<TaskClose | undefined> {
   const limit = Math.min(waitMs, MAX_TASK_WAIT_MS);
-  if (limit <= 0 || signal.aborted) return;
+  if (limit <= 0 || signal.aborted) return undefined;
   const stop = new AbortController();
   const abort = () => stop.abort();
   const timer = setTimeout(abort, limit);
@@ -36,14 +44,15 @@ export async function awaitTaskClose(deps: ServiceDeps, taskId: string, waitMs: 
   const closed = deps.temporal.withDeadline(Date.now() + limit + CALL_DEADLINE_SLACK_MS, () =>
     deps.temporal.withAbortSignal(stop.signal, () => deps.temporal.workflow.getHandle(taskId).result()),
   );
-  // Failed, cancelled, not found or the call cancelled: each means "stop waiting".
+  // Failed, cancelled, not found or the call cancelled: each means "stop waiting". Only a failure
+  // that Temporal reported for the workflow itself tells how it closed; the others tell nothing.
   const ended = closed.then(
-    () => undefined,
-    () => undefined,
+    (result): TaskClose => ({ completed: true, result }),
+    (error: unknown): TaskClose | undefined => (error instanceof WorkflowFailedError ? { completed: false, error } : undefined),
   );
   void ended.finally(() => waiting--);
   try {
-    await Promise.race([ended, stopped]);
+    return await Promise.race([ended, stopped.then(() => undefined)]);
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', abort);

@@ -7,7 +7,7 @@ import * as taskIndex from '../store/catalog/task-index';
 import { adminSpaceIds, grantsOf, isSpaceAdmin } from './authz';
 import { actorOf, type Principal, type ServiceDeps } from './deps';
 import { conflict, forbidden, HandoutError, notFound } from './errors';
-import { awaitTaskClose } from './task-wait';
+import { awaitTaskClose, type TaskClose } from './task-wait';
 
 // Tasks: every asynchronous operation is a Temporal workflow; the catalog indexes who started which.
 
@@ -93,7 +93,8 @@ function failureDetails(err: unknown): { targets?: TaskView['targets'] } | null 
   return null;
 }
 
-async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<TaskView> {
+/** The task as Temporal has it; `closed`, from a wait that saw the workflow close, saves asking for its result again. */
+async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow, closed?: TaskClose): Promise<TaskView> {
   const base: TaskView = {
     task_id: row.id,
     kind: row.kind,
@@ -123,13 +124,19 @@ async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<
     view.progress = await ask<TaskView['progress']>(handle, 'progress');
     if (withTargets) view.targets = await ask<TaskView['targets']>(handle, 'targets');
   }
+  // The result of the run that closed; a wait's result call followed the same runs to the same close.
+  const outcome = (): Promise<unknown> => {
+    if (closed?.completed && view.status === 'COMPLETED') return Promise.resolve(closed.result);
+    if (closed && !closed.completed && view.status !== 'COMPLETED') return Promise.reject(closed.error);
+    return handle.result();
+  };
   if (view.status === 'COMPLETED') {
-    view.result = (await handle.result()) ?? null;
+    view.result = (await outcome()) ?? null;
     if (withTargets) view.targets = (view.result as { targets?: TaskView['targets'] } | null)?.targets ?? null;
   }
   if (view.status === 'FAILED' || view.status === 'CANCELLED') {
     try {
-      await handle.result();
+      await outcome();
     } catch (err) {
       view.error = err instanceof WorkflowFailedError ? innermostMessage(err) : (err as Error).message;
       if (withTargets) view.targets = failureDetails(err)?.targets ?? null;
@@ -148,8 +155,8 @@ async function describeTask(deps: ServiceDeps, row: taskIndex.TaskRow): Promise<
  */
 export async function getTask(deps: ServiceDeps, p: Principal, taskId: string, wait?: { waitMs: number; signal: AbortSignal }): Promise<TaskView> {
   const row = await visibleTask(deps, p, taskId);
-  if (wait) await awaitTaskClose(deps, row.id, wait.waitMs, wait.signal);
-  return describeTask(deps, row);
+  const closed = wait ? await awaitTaskClose(deps, row.id, wait.waitMs, wait.signal) : undefined;
+  return describeTask(deps, row, closed);
 }
 
 /** Newest first; admins see all tasks, others theirs and those of spaces they administer. */
