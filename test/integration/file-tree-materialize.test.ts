@@ -63,8 +63,9 @@ describe('durability', () => {
     const src = freshDir('src');
     build(src, manyFiles('many'));
     const { rootTree } = await snapshotTree(src, blobs, null, {});
-    // The snapshot's new blobs (40 files, 5 tree objects) were made durable by one syncfs too, before any was linked.
-    expect(syncCalls()).toEqual(['probe', `-f -- ${join(scratch, 'blobs', 'tmp')} 45`]);
+    // The snapshot's new blobs (40 files, 5 tree objects) were made durable by one syncfs too, before any
+    // was linked (all 45 still temp files); then their names, in as many shard folders, by one more.
+    expect(syncCalls()).toEqual(['probe', `-f -- ${join(scratch, 'blobs', 'tmp')} 45`, `-f -- ${join(scratch, 'blobs', 'sha256')} 45`]);
     const before = syncCalls().length;
 
     const target = freshDir('target');

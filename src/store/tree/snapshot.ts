@@ -117,11 +117,11 @@ class SnapshotWalk {
       await this.batch.commit();
       // Before the cache may forget what this walk reused (the next walk prunes), the root is on record:
       // the garbage collector keeps what a recent capture's root reaches until its snapshot commits.
-      await this.blobs.recordCaptureRoot(root.sha256);
+      // Meanwhile the new blobs' names are made durable.
+      await Promise.all([this.blobs.recordCaptureRoot(root.sha256), this.blobs.flush()]);
       this.cache?.pruneUnvisited();
       if (this.opts.deferCacheSave) this.cache?.saveAfter(DEFERRED_SAVE_DELAY_MS).catch(() => undefined);
       else await this.cache?.save();
-      await this.blobs.flush();
       this.progress.flush();
       const { files, dirs, symlinks, bytes, hashed, reused } = this.counts;
       return { rootTree: root.sha256, files, dirs, symlinks, bytes, hashedFiles: hashed, reusedFiles: reused, skipped: this.skipped };
