@@ -451,6 +451,49 @@ describe('a user racing the walk with symlinks', () => {
     expect(refused).toBeLessThan(30);
   });
 
+  /** Every file of a tree, by path, as "size sha256". */
+  async function filesOf(rootTree: string, prefix = ''): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const entry of await readTree(blobs, rootTree)) {
+      const path = `${prefix}${entry.name}`;
+      if (entry.type === 'dir') Object.assign(out, await filesOf(entry.sha256, `${path}/`));
+      if (entry.type === 'file') out[path] = `${entry.size} ${entry.sha256}`;
+    }
+    return out;
+  }
+
+  it('a snapshot with a warm stat cache records only what the folder holds, whatever stat its listing catches mid-swap', async () => {
+    // The outside files have the inside names (and other sizes): a listing that took a stat through the
+    // folder's path while it pointed outside would show in a size or a hash below.
+    const outside = freshDir('secret-named');
+    build(outside, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${i}.txt`, `a longer secret ${i}`])));
+    const secrets = new Set(Array.from({ length: 40 }, (_, i) => sha(`a longer secret ${i}`)));
+    const src = freshDir('raced-cached');
+    build(src, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`data/f${i}.txt`, `mine ${i}`])));
+    const mine = (name: string) => {
+      const content = `mine ${/^f(\d+)\.txt$/.exec(name)![1]}`;
+      return `${content.length} ${sha(content)}`;
+    };
+    const quiet = await snapshotTree(src, blobs, await openCache('raced-cached'), {});
+    const race = attacker(join(src, 'data'), outside);
+    let recorded = 0;
+    try {
+      for (let round = 0; round < 30; round++) {
+        const snap = await snapshotTree(src, blobs, await openCache('raced-cached'), { concurrency: 4 }).catch((err) => expect(err).toMatchObject({ code: 'conflict' }));
+        if (!snap) continue;
+        recorded++;
+        // Caught mid-swap, the folder may be recorded as the symlink or under its moved name; its files are always its own.
+        for (const [path, file] of Object.entries(await filesOf(snap.rootTree))) expect({ path, file }).toEqual({ path, file: mine(path.slice(path.lastIndexOf('/') + 1)) });
+      }
+    } finally {
+      expect(await race.stop()).toBeGreaterThan(0);
+    }
+    expect(recorded).toBeGreaterThan(0);
+    for (const s of secrets) expect(await blobs.has(s)).toBe(false);
+    // Quiet again, the walk gives the first snapshot's tree.
+    expect((await snapshotTree(src, blobs, await openCache('raced-cached'), {})).rootTree).toBe(quiet.rootTree);
+  });
+
   it('a materialize never writes outside the target, whatever it catches mid-swap', async () => {
     const src = freshDir('race-src');
     build(src, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`data/f${i}.txt`, `tree ${i}`])));

@@ -92,6 +92,7 @@ export class TreeAnchor {
     private readonly base: string,
     private readonly anchored: boolean,
     readonly rootIdentity: Identity,
+    private readonly rootPath: string,
   ) {}
 
   /** Opens `rootPath` (a trusted path: a symlink here is followed). */
@@ -99,12 +100,16 @@ export class TreeAnchor {
     const root = await open(rootPath, O_RDONLY | O_DIRECTORY);
     const st = await root.stat({ bigint: true });
     const anchored = await detectProcFd(root, st);
-    return new TreeAnchor(root, anchored ? `/proc/self/fd/${root.fd}` : rootPath, anchored, identityOf(st));
+    return new TreeAnchor(root, anchored ? `/proc/self/fd/${root.fd}` : rootPath, anchored, identityOf(st), rootPath);
   }
 
-  /** The directory at `rel` for a worker thread to open (fs-jobs.ts inAnchoredDir does what openDir does). */
+  /**
+   * The directory at `rel` for a worker thread to open (fs-jobs.ts inAnchoredDir does what openDir does),
+   * with its plain path when anchored, which a listing may take stats through (fs-jobs.ts listEntries).
+   */
   dirForJob(rel: string, expected: Identity): AnchoredDir {
-    return { base: this.base, anchored: this.anchored, rel, dev: expected.dev, ino: expected.ino };
+    const plain = this.anchored ? (rel === '' ? this.rootPath : `${this.rootPath}/${rel}`) : undefined;
+    return { base: this.base, anchored: this.anchored, rel, dev: expected.dev, ino: expected.ino, plain };
   }
 
   /** Opens the directory at `rel`, checking it is still the one identified by `expected`. */

@@ -24,11 +24,23 @@ import * as fs from 'node:fs';
 export type ListedEntry = [name: string, kind: ListedKind, perm: number, size: number, dev: string, stamp: string, target?: string];
 export type ListedKind = 'file' | 'dir' | 'symlink' | 'socket' | 'fifo' | 'device' | 'other' | 'bad-name' | 'bad-target' | 'changed';
 
-/** A directory of a TreeAnchor to open in a worker: the anchor's base path, the directory's path below it, and its identity. */
+/**
+ * A directory of a TreeAnchor to open in a worker: the anchor's base path, the directory's path below it,
+ * and its identity; for an anchored tree also its plain path (the tree's root path, then `rel`), through
+ * which a listing may take its entries' stats cheaply (see listEntries).
+ */
 export interface AnchoredDir {
   base: string;
   anchored: boolean;
   rel: string;
+  dev: bigint;
+  ino: bigint;
+  plain?: string;
+}
+
+/** A listed directory's plain path and identity (see listEntries). */
+export interface PlainPath {
+  plain: string;
   dev: bigint;
   ino: bigint;
 }
@@ -71,10 +83,28 @@ export function listDir(args: { dir: AnchoredDir; only?: string }): ListedEntry[
   return inAnchoredDir(args.dir, (base) => listEntries(base, args.only));
 }
 
-export function listEntries(base: string, only: string | undefined): ListedEntry[] {
+/**
+ * The entries of the directory `base` (anchored) names, or only its entry `only`.
+ *
+ * Given `fast`, the directory's plain path, a whole listing takes its entries' stats through that path
+ * when it names this very directory before and after: a stat through `/proc/self/fd/<fd>/` costs 60 %
+ * more (the magic link is resolved on every call), and a snapshot walk is one stat per file. The names
+ * always come from the anchored directory, and so do link targets. A plain path swapped to elsewhere and
+ * back in between could give some entries another file's stat; nothing of such a stat can enter a
+ * snapshot unseen: a file is reused only when its stamp (inode, size, mtime and ctime in ns) equals one
+ * recorded from this directory, on this device (an entry on another device, or not found, is asked
+ * again through the anchor), and everything else is opened through the anchor and checked against it.
+ * A wrong stat can only make the walk fail or leave out a file, which changing the tree already can.
+ */
+export function listEntries(base: string, only: string | undefined, fast?: PlainPath): ListedEntry[] {
   // Names as text; bytes that are not UTF-8 decode to U+FFFD, so only a listing with one is read again as bytes.
   let names: Array<string | Buffer> = only === undefined ? fs.readdirSync(base) : [only];
   if (only === undefined && names.some((n) => (n as string).includes('\uFFFD'))) names = fs.readdirSync(base, { encoding: 'buffer' });
+  const plainIsHere = () => {
+    const st = fs.lstatSync(fast!.plain, { bigint: true, throwIfNoEntry: false });
+    return st !== undefined && st.isDirectory() && st.dev === fast!.dev && st.ino === fast!.ino;
+  };
+  const statBase = fast && only === undefined && plainIsHere() ? fast.plain : base;
   const out: ListedEntry[] = [];
   for (const raw of names) {
     const name = raw.toString('utf8');
@@ -83,7 +113,8 @@ export function listEntries(base: string, only: string | undefined): ListedEntry
       continue;
     }
     const path = `${base}/${name}`;
-    const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    let st = fs.lstatSync(`${statBase}/${name}`, { bigint: true, throwIfNoEntry: false });
+    if (statBase !== base && (!st || st.dev !== fast!.dev)) st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
     if (!st) continue; // deleted while listed: not part of the snapshot
     const kind = st.isFile()
       ? 'file'
@@ -117,6 +148,8 @@ export function listEntries(base: string, only: string | undefined): ListedEntry
     }
     out.push(entry);
   }
+  // Moved while listed: listed again, all through the anchor.
+  if (statBase !== base && !plainIsHere()) return listEntries(base, only);
   return out;
 }
 
@@ -134,19 +167,19 @@ export type ListedDir = [rel: string, dev: string, ino: string, text: string];
  */
 export function listTree(args: { dir: AnchoredDir; shallow?: boolean }): ListedDir[] {
   const out: ListedDir[] = [];
-  inAnchoredDir(args.dir, (base) => listTreeAt(base, '', args.dir.dev, args.dir.ino, !!args.shallow, out));
+  inAnchoredDir(args.dir, (base) => listTreeAt(base, '', args.dir.dev, args.dir.ino, !!args.shallow, out, args.dir.plain));
   return out;
 }
 
-export function listTreeAt(base: string, rel: string, dev: bigint, ino: bigint, shallow: boolean, out: ListedDir[]): void {
-  const entries = listEntries(base, undefined);
+export function listTreeAt(base: string, rel: string, dev: bigint, ino: bigint, shallow: boolean, out: ListedDir[], plain?: string): void {
+  const entries = listEntries(base, undefined, plain === undefined ? undefined : { plain, dev, ino });
   if (!shallow) {
     for (const entry of entries) {
       if (entry[1] !== 'dir') continue;
       const childRel = rel === '' ? entry[0] : `${rel}/${entry[0]}`;
       const child = { base, anchored: true, rel: entry[0], dev: BigInt(entry[4]), ino: BigInt(entry[5].slice(0, entry[5].indexOf(':'))) };
       try {
-        inAnchoredDir(child, (childBase) => listTreeAt(childBase, childRel, child.dev, child.ino, false, out));
+        inAnchoredDir(child, (childBase) => listTreeAt(childBase, childRel, child.dev, child.ino, false, out, plain === undefined ? undefined : `${plain}/${entry[0]}`));
       } catch (err) {
         // inAnchoredDir names only the last component; say which folder, from the listed one down.
         if ((err as FileJobError).code === 'ECHANGED' && (err as FileJobError).rel === undefined) Object.assign(err as object, { message: `/${childRel} was moved or replaced`, rel: childRel });
