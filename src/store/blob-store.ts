@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { captureRootsSince, recordCaptureRoot } from './capture-roots';
 import { BlobBatch } from './blob-batch';
 import { canSyncFileSystem, syncFileSystem } from './tree/durability';
 import { SMALL_WRITE_FILES } from './tree/small-write';
-import type { AnchoredDir, BlobTarget, FileToStore, PendingBlob, StoredFile } from './tree/fs-jobs';
-import { fsPool, STORE_POOL_SIZE, storePool } from './tree/fs-pool';
+import type { AnchoredDir, BlobTarget, FileToStore, FolderToStore, PendingBlob, StoredFile } from './tree/fs-jobs';
+import { FsJobError, fsPool, STORE_POOL_SIZE, storePool } from './tree/fs-pool';
 
 // Content-addressed, write-once blobs: <root>/sha256/ab/cdef… (the first two hex digits name the folder).
 // A blob appears only by rename() of a finished temp file, so a reader never sees a torn blob.
@@ -116,9 +117,24 @@ function stampChanged(a: BigIntStats, b: BigIntStats): boolean {
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
-/** Items dealt round-robin into one list per store worker (at most one per item): one job each, all in flight at once. */
-function storeLanes<T>(items: readonly T[]): T[][] {
-  return Array.from({ length: Math.min(STORE_POOL_SIZE, items.length) }, (_, lane) => items.filter((_, i) => i % STORE_POOL_SIZE === lane));
+/** Items dealt round-robin into one list per store worker (at most one per item, at most `lanes`): one job each, all in flight at once. */
+function storeLanes<T>(items: readonly T[], lanes = STORE_POOL_SIZE): T[][] {
+  return Array.from({ length: Math.min(lanes, items.length) }, (_, lane) => items.filter((_, i) => i % lanes === lane));
+}
+
+/**
+ * Jobs that files of several folders are stored in, at most, from one turn of the event loop: reading
+ * and hashing keep a core busy each (the disk's own parallelism is for fsync, which a batch leaves to
+ * its commit).
+ */
+const STORE_FILES_LANES = Math.min(STORE_POOL_SIZE, Math.max(2, availableParallelism()));
+
+/** A storeFilesIn call waiting for its turn's job. */
+interface StoreRequest {
+  folder: FolderToStore;
+  batch: BlobBatch | undefined;
+  resolve(done: { stored: StoredFile[]; bytes: number }): void;
+  reject(err: Error): void;
 }
 
 /**
@@ -136,6 +152,8 @@ export async function createLocalBlobStore(root: string, opts: { fsync?: boolean
 class LocalBlobStore implements BlobStore {
   private readonly shardsMade = new Set<string>();
   private readonly unsyncedDirs = new Set<string>();
+  /** storeFilesIn calls of this turn of the event loop, sent together at its end. */
+  private storeRequests: StoreRequest[] = [];
   // Temp names: random per store (processes never collide), then a counter (cheaper than random bytes per file).
   private readonly tempPrefix = randomBytes(8).toString('hex');
   private tempCount = 0;
@@ -311,11 +329,38 @@ class LocalBlobStore implements BlobStore {
     return recordCaptureRoot(this.root, sha256, this.fsync);
   }
 
-  async storeFilesIn(dir: AnchoredDir, files: FileToStore[], batch?: BlobBatch): Promise<{ stored: StoredFile[]; bytes: number }> {
-    const done = await storePool().run('storeFiles', { ...this.target(batch), dir, tempPrefix: this.tempName(), files });
-    done.shards.forEach((shard) => this.linkedIn(shard));
-    batch?.add(done.pending);
-    return done;
+  /**
+   * Stores files of one folder in a worker thread. The calls of one turn of the event loop go together,
+   * a job per lane (fs-jobs.ts storeFilesInDirs): a walk asks for its changed folders a subtree at a time.
+   */
+  storeFilesIn(dir: AnchoredDir, files: FileToStore[], batch?: BlobBatch): Promise<{ stored: StoredFile[]; bytes: number }> {
+    return new Promise((resolve, reject) => {
+      if (this.storeRequests.push({ folder: { dir, files }, batch, resolve, reject }) === 1) setImmediate(() => this.sendStoreRequests());
+    });
+  }
+
+  private sendStoreRequests(): void {
+    const requests = this.storeRequests;
+    this.storeRequests = [];
+    // One job stores for one batch (or none): its blobs wait for that batch's commit.
+    const byBatch = new Map<BlobBatch | undefined, StoreRequest[]>();
+    for (const request of requests) byBatch.set(request.batch, [...(byBatch.get(request.batch) ?? []), request]);
+    for (const [batch, together] of byBatch) {
+      for (const lane of storeLanes(together, STORE_FILES_LANES)) {
+        storePool()
+          .run('storeFilesInDirs', { ...this.target(batch), tempPrefix: this.tempName(), folders: lane.map((r) => r.folder) })
+          .then(
+            (outcomes) =>
+              outcomes.forEach((done, i) => {
+                if ('error' in done) return lane[i]!.reject(new FsJobError(done.error));
+                done.shards.forEach((shard) => this.linkedIn(shard));
+                batch?.add(done.pending);
+                lane[i]!.resolve(done);
+              }),
+            (err: Error) => lane.forEach((r) => r.reject(err)),
+          );
+      }
+    }
   }
 
   /** Where and how the store's worker jobs store blobs (fs-jobs.ts `storeBlob`); in a batch, they wait in their temp files. */

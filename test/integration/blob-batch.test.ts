@@ -87,3 +87,45 @@ describe('a batch of blobs', () => {
     expect(ran).toEqual(['ran']);
   });
 });
+
+describe('files of several folders stored at one moment', () => {
+  it('are stored by fewer worker jobs than folders, and a folder that moved fails alone', async () => {
+    const { TreeAnchor } = await import('../../src/store/tree/anchor');
+    const { storePool } = await import('../../src/store/tree/fs-pool');
+    const root = join(dir, 'tree');
+    const folders = [...Array.from({ length: 10 }, (_, i) => `d${i}`), 'moved'];
+    for (const folder of folders) {
+      mkdirSync(join(root, folder), { recursive: true });
+      writeFileSync(join(root, folder, 'f.txt'), `in ${folder}`);
+    }
+    const stat = (rel: string) => lstatSync(join(root, rel), { bigint: true });
+    const stampOf = (rel: string) => {
+      const st = stat(rel);
+      return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    };
+    const jobs = jest.spyOn(storePool(), 'run');
+    const anchor = await TreeAnchor.open(root);
+    try {
+      const batch = blobs.newBatch();
+      // 'moved' is asked for under another folder's identity: as if it was replaced since it was listed.
+      const asked = folders.map((folder) => {
+        const st = stat(folder === 'moved' ? 'd0' : folder);
+        return blobs.storeFilesIn!(anchor.dirForJob(folder, { dev: st.dev, ino: st.ino }), [['f.txt', stampOf(`${folder}/f.txt`)]], batch);
+      });
+      const outcomes = await Promise.allSettled(asked);
+      expect(jobs.mock.calls.filter(([job]) => job === 'storeFilesInDirs').length).toBeLessThan(folders.length);
+      expect(outcomes.map((o) => o.status)).toEqual([...Array(10).fill('fulfilled'), 'rejected']);
+      expect((outcomes[10] as PromiseRejectedResult).reason).toMatchObject({ code: 'ECHANGED', message: '/moved was moved or replaced' });
+      const stored = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.stored[0]![0]] : []));
+      expect(stored).toEqual(folders.slice(0, 10).map((folder) => sha(`in ${folder}`)));
+      // Held for the batch like any of its blobs, then linked by its commit.
+      expect(batch.size).toBe(10);
+      await batch.commit();
+      for (const folder of folders.slice(0, 10)) expect(readFileSync(blobs.pathOf(sha(`in ${folder}`)), 'utf8')).toBe(`in ${folder}`);
+      expect(await blobs.has(sha('in moved'))).toBe(false);
+    } finally {
+      jobs.mockRestore();
+      await anchor.close();
+    }
+  });
+});

@@ -410,6 +410,31 @@ export function storeFiles(args: StoreFilesArgs): { stored: StoredFile[]; shards
   });
 }
 
+/** A folder's part of a storeFilesInDirs job. */
+export interface FolderToStore {
+  dir: AnchoredDir;
+  files: FileToStore[];
+}
+
+/** A folder's outcome in a storeFilesInDirs job: storeFiles' result, or why it failed (as a failed job says it). */
+export type FolderStored = ReturnType<typeof storeFiles> | { error: { message: string; code?: string; index?: number; stage?: 'blob' | 'target'; rel?: string } };
+
+/**
+ * storeFiles for several folders in one job: a walk asks for many folders at one moment, and a message
+ * to a worker each (and the wake-up of one) was most of the main thread's time beside the listing. One
+ * folder's failure is its own; the others are stored.
+ */
+export function storeFilesInDirs(args: BlobTarget & { tempPrefix: string; folders: FolderToStore[] }): FolderStored[] {
+  return args.folders.map(({ dir, files }, i) => {
+    try {
+      return storeFiles({ blobs: args.blobs, fsync: args.fsync, refreshBeforeMs: args.refreshBeforeMs, defer: args.defer, tempPrefix: `${args.tempPrefix}-${i}`, dir, files });
+    } catch (err) {
+      const e = err as FileJobError;
+      return { error: { message: String(e?.message ?? e), code: e?.code, index: e?.index, stage: e?.stage, rel: e?.rel } };
+    }
+  });
+}
+
 /**
  * Puts `content` in place as the blob `sha256` (blob-store.ts layout and rules: write-once, published by
  * link() of a finished temp file; an existing blob of the same size is kept, refreshed when old).
@@ -549,7 +574,7 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
 }
 
 /** The jobs a worker serves, by name. */
-export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles, storeBytes, storeQueued, linkBlobs, syncDirs };
+export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles, storeFilesInDirs, storeBytes, storeQueued, linkBlobs, syncDirs };
 
 /** Every function a worker's source text holds (the jobs and what they call). */
-export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeBlob, storeQueued, removeTemps, linkBlob, linkBlobs, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];
+export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeFilesInDirs, storeBlob, storeQueued, removeTemps, linkBlob, linkBlobs, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];
