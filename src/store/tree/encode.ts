@@ -8,15 +8,13 @@ import { compareNames, type TreeEntry } from '../../domain/trees';
 // UTF-16 order is UTF-8 byte order unless a surrogate (a character above U+FFFF) is involved.
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-/** Orders entries by name as compareNames does, comparing plain strings whenever that gives the same order. */
-export function byName(a: TreeEntry, b: TreeEntry): number {
-  if (SURROGATE.test(a.name) || SURROGATE.test(b.name)) return compareNames(a.name, b.name);
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
+const byUtf16 = (a: TreeEntry, b: TreeEntry): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byUtf8 = (a: TreeEntry, b: TreeEntry): number => compareNames(a.name, b.name);
 
 /** encodeTree(entries), byte for byte; sorts `entries` in place. Entries must hold only their schema's keys. */
 export function encodeTreeEntries(entries: TreeEntry[]): string {
-  entries.sort(byName);
+  // Names are looked at once for a surrogate, not at every comparison of the sort.
+  entries.sort(entries.some((e) => SURROGATE.test(e.name)) ? byUtf8 : byUtf16);
   const parts = new Array<string>(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
