@@ -1,3 +1,5 @@
+import type { CaptureHeadStarts } from './capture-head-starts';
+import type { CapturedFiles, QuickCaptureUnfinished } from './snapshots';
 import type { Catalog } from '../store/catalog/db';
 import type { Mailer } from '../store/mailer';
 
@@ -12,6 +14,8 @@ export interface ActivityDeps {
    * heartbeating activity takes over (snapshots.ts captureFilesQuickly). Default DEFAULT_QUICK_CAPTURE_MS.
    */
   quickCaptureMs?: number;
+  /** Captures the API began for snapshots it started in this process, for their quick capture to take over. */
+  headStarts?: CaptureHeadStarts<CapturedFiles | QuickCaptureUnfinished>;
 }
 
 /**

@@ -63,24 +63,52 @@ export interface CommittedSnapshot {
   reused_files: number;
 }
 
+/** An instance's files captured into blobs and tree objects, with the stat cache. */
+async function captureFilesOf(dataDir: string, instanceId: string, signal: AbortSignal, onProgress: (progress: unknown) => void): Promise<CapturedFiles> {
+  const paths = instancePaths(dataDir, instanceId);
+  const blobs = await blobStoreOf(dataDir);
+  // snapshotTree flushes the blob store before it returns; the stat cache's last save may still be
+  // under way (it only saves re-hashing). The cache is then handed back, so the instance's next
+  // capture in this process need not parse it.
+  const result = await StatCache.use(paths.statCache, (cache) => diskFullAsFailure(() => snapshotTree(paths.files, blobs, cache, { signal, onProgress, deferCacheSave: true })));
+  return {
+    rootTree: result.rootTree,
+    files: result.files,
+    bytes: result.bytes,
+    hashedFiles: result.hashedFiles,
+    reusedFiles: result.reusedFiles,
+    skipped: result.skipped.slice(0, 100),
+  };
+}
+
+/**
+ * The files captured within the quick capture budget, or `unfinished` once it runs out, with how many
+ * files were hashed (they are in the stat cache, so captureFiles picks up from there). `cancelled`
+ * stops it with its AbortError.
+ */
+export function createQuickCapture({ dataDir, quickCaptureMs = DEFAULT_QUICK_CAPTURE_MS }: Pick<ActivityDeps, 'dataDir' | 'quickCaptureMs'>) {
+  return async (instanceId: string, cancelled: AbortSignal): Promise<CapturedFiles | QuickCaptureUnfinished> => {
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    const budget = setTimeout(abort, quickCaptureMs);
+    if (cancelled.aborted) abort();
+    cancelled.addEventListener('abort', abort, { once: true });
+    let hashedFiles = 0;
+    try {
+      return await captureFilesOf(dataDir, instanceId, stop.signal, (progress) => (hashedFiles = (progress as { hashed: number }).hashed));
+    } catch (err) {
+      if (stop.signal.aborted && !cancelled.aborted) return { unfinished: true, hashedFiles }; // out of budget
+      throw err;
+    } finally {
+      clearTimeout(budget);
+      cancelled.removeEventListener('abort', abort);
+    }
+  };
+}
+
 /** Capturing an instance's state into blobs, and committing it as a visible snapshot. */
-export function createSnapshotActivities({ catalog, dataDir, quickCaptureMs = DEFAULT_QUICK_CAPTURE_MS }: ActivityDeps) {
-  async function captureFilesOf(instanceId: string, signal: AbortSignal, onProgress: (progress: unknown) => void): Promise<CapturedFiles> {
-    const paths = instancePaths(dataDir, instanceId);
-    const blobs = await blobStoreOf(dataDir);
-    // snapshotTree flushes the blob store before it returns; the stat cache's last save may still be
-    // under way (it only saves re-hashing). The cache is then handed back, so the instance's next
-    // capture in this process need not parse it.
-    const result = await StatCache.use(paths.statCache, (cache) => diskFullAsFailure(() => snapshotTree(paths.files, blobs, cache, { signal, onProgress, deferCacheSave: true })));
-    return {
-      rootTree: result.rootTree,
-      files: result.files,
-      bytes: result.bytes,
-      hashedFiles: result.hashedFiles,
-      reusedFiles: result.reusedFiles,
-      skipped: result.skipped.slice(0, 100),
-    };
-  }
+export function createSnapshotActivities({ catalog, dataDir, quickCaptureMs, headStarts }: ActivityDeps) {
+  const quickCapture = createQuickCapture({ dataDir, quickCaptureMs });
 
   /** The tables of the last capture when the warehouse has not changed since and their blobs are kept; else null. */
   async function unchangedTables(instanceId: string): Promise<SnapshotTable[] | null> {
@@ -98,30 +126,27 @@ export function createSnapshotActivities({ catalog, dataDir, quickCaptureMs = DE
      */
     async captureFiles(instanceId: string): Promise<CapturedFiles> {
       const ctx = Context.current();
-      return captureFilesOf(instanceId, ctx.cancellationSignal, (progress) => ctx.heartbeat(progress));
+      return captureFilesOf(dataDir, instanceId, ctx.cancellationSignal, (progress) => ctx.heartbeat(progress));
     },
 
     /**
      * captureFiles as a local activity, in the snapshot's first workflow task: done within the quick
      * capture budget, or `unfinished` once the budget runs out (a local activity cannot heartbeat, so
      * a long walk belongs in captureFiles), with how many files it hashed. Those are in the stat
-     * cache, so captureFiles picks up from there. Retry-safe as captureFiles.
+     * cache, so captureFiles picks up from there. Its first attempt takes over the capture the request
+     * began in this process, if any (capture-head-starts.ts). Retry-safe as captureFiles.
      */
     async captureFilesQuickly(instanceId: string): Promise<CapturedFiles | QuickCaptureUnfinished> {
-      const cancelled = Context.current().cancellationSignal;
-      const stop = new AbortController();
-      const abort = () => stop.abort();
-      const budget = setTimeout(abort, quickCaptureMs);
-      cancelled.addEventListener('abort', abort, { once: true });
-      let hashedFiles = 0;
+      const { cancellationSignal: cancelled, info } = Context.current();
+      const taskId = info.workflowExecution?.workflowId;
+      const head = info.attempt === 1 && taskId ? headStarts?.claim(taskId, instanceId) : undefined;
+      if (!head) return quickCapture(instanceId, cancelled);
+      const cancel = () => head.cancel();
+      cancelled.addEventListener('abort', cancel, { once: true });
       try {
-        return await captureFilesOf(instanceId, stop.signal, (progress) => (hashedFiles = (progress as { hashed: number }).hashed));
-      } catch (err) {
-        if (stop.signal.aborted && !cancelled.aborted) return { unfinished: true, hashedFiles }; // out of budget
-        throw err;
+        return await head.result;
       } finally {
-        clearTimeout(budget);
-        cancelled.removeEventListener('abort', abort);
+        cancelled.removeEventListener('abort', cancel);
       }
     },
 

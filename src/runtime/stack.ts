@@ -6,6 +6,8 @@ import { buildApi, type HandoutApp } from '../api/server';
 import type { ServiceDeps } from '../service/deps';
 import { bootstrapAdmin } from '../service/identity';
 import { openCatalog, type Catalog } from '../store/catalog/db';
+import { CaptureHeadStarts } from '../activities/capture-head-starts';
+import { createQuickCapture } from '../activities/snapshots';
 import { createHandoutWorker, installTemporalRuntime } from '../worker';
 import { temporalCliPath } from './binaries';
 import type { ServerConfig } from './config';
@@ -82,11 +84,14 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
 
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox') });
     undo.push({ part: 'mailer', stop: async () => mailer.close() });
+    // The API and the worker share this process: a snapshot's request begins its capture, which the
+    // workflow's first step takes over.
+    const headStarts = new CaptureHeadStarts(createQuickCapture({ dataDir: config.dataDir, quickCaptureMs: config.quickCaptureMs }));
     const worker: Worker = await createHandoutWorker({
       connection: connections.native,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      deps: { catalog, dataDir: config.dataDir, mailer, quickCaptureMs: config.quickCaptureMs },
+      deps: { catalog, dataDir: config.dataDir, mailer, quickCaptureMs: config.quickCaptureMs, headStarts },
       activityDelayMs: config.testActivityDelayMs,
     });
     const workerRun = worker.run();
@@ -113,6 +118,7 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
       maxUploadBytes: config.maxUploadBytes,
       blobGcGraceMs: config.blobGcGraceSeconds * 1000,
       distributionConcurrency: config.distributionConcurrency,
+      captureHeadStart: headStarts,
     };
     const api: HandoutApp = await buildApi(deps, { logger });
     await api.listen({ host: config.host, port: config.port });

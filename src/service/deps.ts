@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { CaptureHeadStart } from '../activities/capture-head-starts';
 import type { Catalog } from '../store/catalog/db';
 
 /** What the service layer works with; the API server builds it once. */
@@ -19,6 +20,8 @@ export interface ServiceDeps {
   blobGcGraceMs: number;
   /** Targets one distribution writes at once. */
   distributionConcurrency: number;
+  /** Where the worker shares this process: begins a snapshot's capture with its request (absent: the workflow's first step does). */
+  captureHeadStart?: CaptureHeadStart;
 }
 
 /** The authenticated caller of a request. */

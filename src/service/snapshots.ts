@@ -44,7 +44,15 @@ export async function createSnapshot(deps: ServiceDeps, p: Principal, ref: Insta
     actor: actorOf(p),
     subject: target.subject,
   };
-  return startTask(deps, p, { kind: 'snapshot.create', taskId: `snapshot-${snapshotId}`, subject: target.subject, spaceId: target.space.id, workflowType: 'snapshotWorkflow', args: [args] });
+  const taskId = `snapshot-${snapshotId}`;
+  // The files are captured from now on; the workflow's first step takes the capture over (capture-head-starts.ts).
+  deps.captureHeadStart?.begin(taskId, target.instance.id);
+  try {
+    return await startTask(deps, p, { kind: 'snapshot.create', taskId, subject: target.subject, spaceId: target.space.id, workflowType: 'snapshotWorkflow', args: [args] });
+  } catch (err) {
+    deps.captureHeadStart?.abandon(taskId);
+    throw err;
+  }
 }
 
 /** Deletes a snapshot (irreversible) and starts the garbage collection that frees its unshared blobs. */

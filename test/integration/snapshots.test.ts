@@ -2,6 +2,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, symlinkSync, writeFi
 import { join } from 'node:path';
 import type { AppView, AuditEvent, SnapshotView, TableInfo } from '../../src/domain';
 import type { FileEntry } from '../../src/domain/files';
+import type { CaptureHeadStarts } from '../../src/activities/capture-head-starts';
 import { blobStoreOf } from '../../src/store/blobs';
 import { findInstance, findOrg, findSpace } from '../../src/store/catalog/directory';
 import { instancePaths } from '../../src/store/instance-storage';
@@ -37,6 +38,22 @@ describe('snapshots: immutable, content-addressed; restore whole or in part', ()
 
   const expectUnchanged = <T>(run: () => Promise<T>) => expectStateUnchanged(stack, run);
   const scheduledSteps = (taskId: string) => stepsOf(stack, taskId);
+
+  it('begins capturing the files with the request; the first step of its workflow takes that capture over', async () => {
+    const heads = stack.deps.captureHeadStart as CaptureHeadStarts<unknown>;
+    const before = { ...heads.counts };
+    await upload(stack, bob, '/files/head-start.txt', 'captured from the request on', keys.bob);
+    const snap = await runTask(stack, 'POST', `${bob}/snapshots`, { name: 'head-start' }, keys.bob);
+    expect(snap).toMatchObject({ status: 'COMPLETED', result: { files: 1, hashed_files: 1 } });
+    expect(heads.counts).toEqual({ begun: before.begun + 1, claimed: before.claimed + 1, abandoned: before.abandoned });
+    expect(heads.waiting).toBe(0);
+    expect((await downloadBytes(stack, bob, '/files/head-start.txt', 'head-start', keys.bob)).bytes.toString()).toBe('captured from the request on');
+    // A refused request begins nothing: the name is taken.
+    const refused = await stack.call<ErrorReply>('POST', `${bob}/snapshots`, { key: keys.bob, body: { name: 'head-start' } });
+    expect(refused.status).toBe(409);
+    expect(heads.counts.begun).toBe(before.begun + 1);
+    expect((await stack.call('DELETE', `${bob}/files?path=/files/head-start.txt`, { key: keys.bob })).status).toBe(200);
+  });
 
   it('snapshot → change → restore gives back the exact bytes, table rows and apps, after a safety snapshot', async () => {
     const binary = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 256));

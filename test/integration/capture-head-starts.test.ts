@@ -1,0 +1,77 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CaptureHeadStarts } from '../../src/activities/capture-head-starts';
+import { createQuickCapture, type CapturedFiles, type QuickCaptureUnfinished } from '../../src/activities/snapshots';
+import { instancePaths } from '../../src/store/instance-storage';
+import { waitFor } from '../helpers/wait';
+
+// Captures begun with a snapshot's request, for its workflow's quick capture to take over: the real
+// quick capture on real instance folders (a data directory of its own), without Temporal.
+
+type Outcome = CapturedFiles | QuickCaptureUnfinished;
+
+let dataDir: string;
+let n = 0;
+/** A new instance folder with `count` files; its id. */
+function instanceWith(count: number): string {
+  const id = `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
+  const files = instancePaths(dataDir, id).files;
+  mkdirSync(join(files, 'sub'), { recursive: true });
+  for (let i = 0; i < count; i++) writeFileSync(join(files, 'sub', `f${i}.txt`), `file ${i} of ${id}`);
+  return id;
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'handout-head-starts-'));
+});
+afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+describe('a capture begun with a request', () => {
+  it('is handed once to the task it was begun for, with the files as captured', async () => {
+    const heads = new CaptureHeadStarts<Outcome>(createQuickCapture({ dataDir }));
+    const id = instanceWith(3);
+    heads.begin('snapshot-1', id);
+    heads.begin('snapshot-1', id); // a second begin for the same task changes nothing
+    const claimed = heads.claim('snapshot-1', id);
+    expect(heads.claim('snapshot-1', id)).toBeUndefined();
+    expect(await claimed!.result).toMatchObject({ files: 3, hashedFiles: 3, reusedFiles: 0 });
+    expect(heads.counts).toEqual({ begun: 1, claimed: 1, abandoned: 0 });
+    expect(heads.waiting).toBe(0);
+  });
+
+  it('is not handed to a task of another instance, and is stopped then', async () => {
+    const heads = new CaptureHeadStarts<Outcome>(createQuickCapture({ dataDir }));
+    heads.begin('snapshot-2', instanceWith(1));
+    expect(heads.claim('snapshot-2', instanceWith(1))).toBeUndefined();
+    expect(heads.counts).toEqual({ begun: 1, claimed: 0, abandoned: 1 });
+    expect(heads.waiting).toBe(0);
+  });
+
+  it('is stopped when nobody claims it in time, or when its task could not start', async () => {
+    const seen: AbortSignal[] = [];
+    const capture = createQuickCapture({ dataDir });
+    const heads = new CaptureHeadStarts<Outcome>((instanceId, cancelled) => {
+      seen.push(cancelled);
+      return capture(instanceId, cancelled);
+    }, 100);
+    heads.begin('snapshot-3', instanceWith(2));
+    heads.begin('snapshot-4', instanceWith(2));
+    heads.abandon('snapshot-4');
+    expect(seen[1]!.aborted).toBe(true);
+    expect(seen[0]!.aborted).toBe(false);
+    await waitFor(() => seen[0]!.aborted, { everyMs: 10 });
+    expect(heads.claim('snapshot-3', 'any')).toBeUndefined();
+    expect(heads.counts).toEqual({ begun: 2, claimed: 0, abandoned: 2 });
+    expect(heads.waiting).toBe(0);
+  });
+
+  it('stops when the activity that claimed it is cancelled, with the cancellation', async () => {
+    const heads = new CaptureHeadStarts<Outcome>(createQuickCapture({ dataDir }));
+    heads.begin('snapshot-5', instanceWith(2000));
+    const claimed = heads.claim('snapshot-5', `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`)!;
+    claimed.cancel();
+    await expect(claimed.result).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
