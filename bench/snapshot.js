@@ -442,6 +442,17 @@ function filesystemOf(dir) {
   return { source, fstype, options, size: df[0], avail: df[1], journal, tmpSame: device(dir) === device(os.tmpdir()) };
 }
 
+/** Median wall time (ms) of `node -e 0` in `env`: what any Node command, the CLI's included, costs before its first line runs. */
+function nodeStartMs(env) {
+  const times = [];
+  for (let i = 0; i < 11; i++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, ['-e', '0'], { env });
+    times.push(performance.now() - t0);
+  }
+  return stats(times).median;
+}
+
 function machine(cli) {
   const dirty = commandOutput('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'scripts', 'bin', 'package.json'], ROOT);
   const commit = commandOutput('git', ['rev-parse', '--short', 'HEAD'], ROOT);
@@ -451,6 +462,9 @@ function machine(cli) {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
+    nodeStartMs: nodeStartMs(process.env),
+    // Node 20 reads and parses the extra certificates at start, whatever the command does with TLS.
+    nodeStartWithoutExtraCertsMs: process.env.NODE_EXTRA_CA_CERTS ? nodeStartMs(Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'))) : undefined,
     git: commandOutput('git', ['--version'], ROOT) ?? 'unknown',
     coreutils: (commandOutput('sha256sum', ['--version'], ROOT) ?? 'unknown').split('\n')[0],
     temporal: (commandOutput(cli, ['--version'], ROOT) ?? 'unknown').split('\n')[0],
@@ -513,6 +527,10 @@ function report(ctx) {
     `  \`os.tmpdir()\` is ${m.fs.tmpSame ? 'on the same filesystem' : 'on another filesystem'}. Everything (source tree, Handout's data directory with`,
     '  its instance files and blob store, git repositories, copies) lives on this one filesystem.',
     `- Node.js: ${m.node}; ${m.git}; ${m.coreutils}; Temporal CLI: ${m.temporal}`,
+    `- Node.js start (\`node -e 0\`, median of 11): ${Math.round(m.nodeStartMs)} ms` +
+      (m.nodeStartWithoutExtraCertsMs === undefined
+        ? ''
+        : `; ${Math.round(m.nodeStartWithoutExtraCertsMs)} ms without \`NODE_EXTRA_CA_CERTS\`, which this environment sets (\`${process.env.NODE_EXTRA_CA_CERTS}\`): Node 20 parses those certificates at start, so every CLI command here pays the difference (the benchmark leaves the environment as it is)`),
     `- Handout: ${m.handout}; HEAD at the start: ${m.commit}; the build measured is \`dist/\` as built at ${m.builtAt}, copied with`,
     '  `bin/`, `scripts/` and `package.json` to `bench/work/snapshot/build` at the start and run from there (other engineers\'',
     `  \`npm test\` rebuilds \`dist/\` meanwhile); \`UV_THREADPOOL_SIZE\` ${THREADPOOL} (what \`bin/handout.js\` sets) for Handout and the parts alone`,
@@ -953,7 +971,7 @@ async function main() {
     findings.push(
       `**Incremental** (${R['incremental / git'].value.toFixed(2)}× git, aim ${verdict(R['incremental / git'])}): the CLI takes ${s2(incrB.cli)} s, of which captureFiles ${s2(incrB.phases.captureFiles)} s ` +
         `and everything else ${s2(incrB.cli - incrB.phases.captureFiles)} s; git's whole \`add -A && commit\` takes ${s2(gitIncr)} s. ` +
-        `A snapshot of an instance with no files takes ${s2(emptyB.cli)} s (${(emptyB.cli / gitIncr).toFixed(1)}× git's incremental commit): Node start of the CLI, the API call, ` +
+        `A snapshot of an instance with no files takes ${s2(emptyB.cli)} s (${(emptyB.cli / gitIncr).toFixed(1)}× git's incremental commit): Node start of the CLI (${s2(m.nodeStartMs)} s here, see Machine), the API call, ` +
         `a Temporal workflow of one workflow task with four local activities (${s2(emptyB.workflow)} s) and the wait for its end` +
         (emptyB.cli > gitIncr * AIMS.incremental ? '. So no file walk, however fast, can meet the aim: the fixed cost of a snapshot task is already over it.' : '.'),
     );
