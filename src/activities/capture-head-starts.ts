@@ -81,6 +81,11 @@ export class CaptureHeadStarts<T> implements CaptureHeadStart {
     return { result: head.result, cancel: () => head.stop.abort() };
   }
 
+  /** Stops every head start not claimed yet (the process is stopping). */
+  abandonAll(): void {
+    for (const taskId of [...this.begun.keys()]) this.abandon(taskId);
+  }
+
   /** Head starts not claimed or stopped yet. */
   get waiting(): number {
     return this.begun.size;

@@ -123,6 +123,8 @@ export async function startStack(config: ServerConfig): Promise<Stack> {
     const api: HandoutApp = await buildApi(deps, { logger });
     await api.listen({ host: config.host, port: config.port });
     undo.push({ part: 'API', stop: () => api.close() });
+    // Then no request begins a capture any more; those not taken over yet are stopped.
+    undo.push({ part: 'capture head starts', stop: async () => headStarts.abandonAll() });
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
 

@@ -65,6 +65,13 @@ describe('a capture begun with a request', () => {
     expect(heads.claim('snapshot-3', 'any')).toBeUndefined();
     expect(heads.counts).toEqual({ begun: 2, claimed: 0, abandoned: 2 });
     expect(heads.waiting).toBe(0);
+
+    // A stopping process stops all that wait.
+    heads.begin('snapshot-6', instanceWith(1));
+    heads.begin('snapshot-7', instanceWith(1));
+    heads.abandonAll();
+    expect(seen.slice(2).map((signal) => signal.aborted)).toEqual([true, true]);
+    expect(heads.waiting).toBe(0);
   });
 
   it('stops when the activity that claimed it is cancelled, with the cancellation', async () => {
