@@ -344,7 +344,11 @@ class LocalBlobStore implements BlobStore {
     this.storeRequests = [];
     // One job stores for one batch (or none): its blobs wait for that batch's commit.
     const byBatch = new Map<BlobBatch | undefined, StoreRequest[]>();
-    for (const request of requests) byBatch.set(request.batch, [...(byBatch.get(request.batch) ?? []), request]);
+    for (const request of requests) {
+      const group = byBatch.get(request.batch);
+      if (group) group.push(request);
+      else byBatch.set(request.batch, [request]);
+    }
     for (const [batch, together] of byBatch) {
       for (const lane of storeLanes(together, STORE_FILES_LANES)) {
         storePool()
