@@ -417,7 +417,21 @@ export interface FolderToStore {
 }
 
 /** A folder's outcome in a storeFilesInDirs job: storeFiles' result, or why it failed (as a failed job says it). */
-export type FolderStored = ReturnType<typeof storeFiles> | { error: { message: string; code?: string; index?: number; stage?: 'blob' | 'target'; rel?: string } };
+export type FolderStored = ReturnType<typeof storeFiles> | { error: JobErrorDetails };
+
+/** A job's failure as it crosses back to the main thread (fs-pool.ts FsJobError rebuilds it). */
+export interface JobErrorDetails {
+  message: string;
+  code?: string;
+  index?: number;
+  stage?: 'blob' | 'target';
+  rel?: string;
+}
+
+export function jobErrorDetails(err: unknown): JobErrorDetails {
+  const e = err as FileJobError;
+  return { message: String(e?.message ?? e), code: e?.code, index: e?.index, stage: e?.stage, rel: e?.rel };
+}
 
 /**
  * storeFiles for several folders in one job: a walk asks for many folders at one moment, and a message
@@ -429,8 +443,7 @@ export function storeFilesInDirs(args: BlobTarget & { tempPrefix: string; folder
     try {
       return storeFiles({ blobs: args.blobs, fsync: args.fsync, refreshBeforeMs: args.refreshBeforeMs, defer: args.defer, tempPrefix: `${args.tempPrefix}-${i}`, dir, files });
     } catch (err) {
-      const e = err as FileJobError;
-      return { error: { message: String(e?.message ?? e), code: e?.code, index: e?.index, stage: e?.stage, rel: e?.rel } };
+      return { error: jobErrorDetails(err) };
     }
   });
 }
@@ -567,14 +580,13 @@ export function serveJobs(jobs: Record<string, (args: never) => unknown>): void 
     try {
       parentPort!.postMessage({ id: msg.id, value: jobs[msg.job]!(msg.args) });
     } catch (err) {
-      const e = err as FileJobError;
-      parentPort!.postMessage({ id: msg.id, error: { message: String(e?.message ?? e), code: e?.code, index: e?.index, stage: e?.stage, rel: e?.rel } });
+      parentPort!.postMessage({ id: msg.id, error: jobErrorDetails(err) });
     }
   });
 }
 
 /** The jobs a worker serves, by name. */
-export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFiles, storeFilesInDirs, storeBytes, storeQueued, linkBlobs, syncDirs };
+export const JOBS = { listDir, listTree, keepBlobs, writeFiles, storeFilesInDirs, storeBytes, storeQueued, linkBlobs, syncDirs };
 
 /** Every function a worker's source text holds (the jobs and what they call). */
-export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeFilesInDirs, storeBlob, storeQueued, removeTemps, linkBlob, linkBlobs, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];
+export const WORKER_FUNCTIONS = [inAnchoredDir, stampText, listDir, listEntries, listTree, listTreeAt, listingText, keepBlobs, storeFiles, storeFilesInDirs, jobErrorDetails, storeBlob, storeQueued, removeTemps, linkBlob, linkBlobs, storeBytes, syncDirs, writeFiles, copyBlob, serveJobs];

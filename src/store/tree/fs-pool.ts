@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { JOBS, WORKER_FUNCTIONS, type FileJobError } from './fs-jobs';
+import { JOBS, WORKER_FUNCTIONS, type FileJobError, type JobErrorDetails } from './fs-jobs';
 
 // A few worker threads that run batches of synchronous file-system calls (fs-jobs.ts), shared by
 // every walk and materialize of the process. Started on first use and unref'd while idle, so an idle
@@ -16,7 +16,7 @@ export class FsJobError extends Error implements FileJobError {
   stage?: 'blob' | 'target';
   rel?: string;
 
-  constructor(details: { message: string; code?: string; index?: number; stage?: 'blob' | 'target'; rel?: string }) {
+  constructor(details: JobErrorDetails) {
     super(details.message);
     this.name = 'FsJobError';
     Object.assign(this, { code: details.code, index: details.index, stage: details.stage, rel: details.rel });
@@ -81,7 +81,7 @@ class FsPool {
     const worker = new Worker(SOURCE, { eval: true });
     const slot: Slot = { worker, pending: new Map() };
     worker.unref();
-    worker.on('message', (msg: { id: number; value?: unknown; error?: ConstructorParameters<typeof FsJobError>[0] }) => {
+    worker.on('message', (msg: { id: number; value?: unknown; error?: JobErrorDetails }) => {
       const pending = slot.pending.get(msg.id);
       if (!pending) return;
       slot.pending.delete(msg.id);
