@@ -219,6 +219,20 @@ class LocalBlobStore implements BlobStore {
     return new BlobBatch({ writeQueued: (items) => this.writeQueued(items), linkPending: (pending) => this.linkPending(pending) });
   }
 
+  /**
+   * Made durable with one syncfs of the file system holding `path`, instead of an fsync for each of
+   * `count` files or folders: one device flush for all, where each fsync waits for its own. Only beyond
+   * a small write's count (a few fsyncs cost less than a flush of everything else the file system
+   * holds), and where `sync -f` works; false means: sync each.
+   */
+  private async syncedAsOne(count: number, path: string): Promise<boolean> {
+    if (count <= SMALL_WRITE_FILES || !(await canSyncFileSystem())) return false;
+    return syncFileSystem(path).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** A batch's queued bytes, written to temp files (not linked, not synced) in a few store-worker jobs. */
   private async writeQueued(items: Array<[string, Uint8Array]>): Promise<PendingBlob[]> {
     const lanes = storeLanes(items);
@@ -234,11 +248,7 @@ class LocalBlobStore implements BlobStore {
    * fails, an fdatasync each in the store's workers instead of a flush of the whole file system.
    */
   private async linkPending(pending: PendingBlob[]): Promise<void> {
-    let syncEach = false;
-    if (this.fsync) {
-      syncEach = pending.length <= SMALL_WRITE_FILES || !(await canSyncFileSystem());
-      if (!syncEach) syncEach = await syncFileSystem(join(this.root, 'tmp')).then(() => false, () => true);
-    }
+    const syncEach = this.fsync && !(await this.syncedAsOne(pending.length, join(this.root, 'tmp')));
     const lanes = storeLanes(pending);
     const linked = await Promise.allSettled(lanes.map((lane) => storePool().run('linkBlobs', { ...this.target(), pending: lane, syncEach })));
     linked.forEach((lane) => lane.status === 'fulfilled' && lane.value.forEach((shard) => this.linkedIn(shard)));
@@ -387,17 +397,10 @@ class LocalBlobStore implements BlobStore {
     const dirs = [...this.unsyncedDirs];
     this.unsyncedDirs.clear();
     try {
-      // Many folders (a snapshot's new blobs land in a few hundred shards) by one syncfs: one device
-      // flush for all their names, where an fsync each cost one each.
-      if (dirs.length > SMALL_WRITE_FILES && (await canSyncFileSystem())) {
-        const synced = await syncFileSystem(join(this.root, 'sha256')).then(
-          () => true,
-          () => false,
-        );
-        if (synced) return;
-      }
-      // A few (or where syncfs fails), many at once in the store's worker threads: the block layer
-      // merges their cache flushes, where one after the other each waited for its own.
+      // Many folders (a snapshot's new blobs land in a few hundred shards): their names by one syncfs.
+      if (await this.syncedAsOne(dirs.length, join(this.root, 'sha256'))) return;
+      // A few, many at once in the store's worker threads: the block layer merges their cache
+      // flushes, where one after the other each waited for its own.
       const lanes = storeLanes(dirs);
       await Promise.all(lanes.map((lane) => storePool().run('syncDirs', { dirs: lane })));
     } catch (err) {
