@@ -95,26 +95,29 @@ function syncDirectly(path: string): Promise<void> {
   );
 }
 
+/**
+ * `sync -f -- path` through the helper. A failure is run again directly for `sync`'s own message when
+ * `explain`; so is a path the helper cannot take (one with a line break) or one it could not answer.
+ */
+async function syncVia(path: string, explain: boolean): Promise<void> {
+  const answer = path.includes('\n') ? undefined : await currentHelper().sync(path);
+  if (answer === true) return;
+  if (answer === false && !explain) throw new Error(`sync -f ${path} failed`);
+  return syncDirectly(path);
+}
+
 let available: Promise<boolean> | undefined;
 
 /** Whether `sync -f` works here; probed once per process on /proc, where syncfs costs nothing. */
 export function canSyncFileSystem(): Promise<boolean> {
-  available ??= currentHelper()
-    .sync('/proc')
-    .then((ok) =>
-      ok ??
-      syncDirectly('/proc').then(
-        () => true,
-        () => false,
-      ),
-    );
+  available ??= syncVia('/proc', false).then(
+    () => true,
+    () => false,
+  );
   return available;
 }
 
-/** Makes everything written to the file system holding `path` durable; rejects if that failed. */
-export async function syncFileSystem(path: string): Promise<void> {
-  // A line per path: a path with a line break in it goes the direct way.
-  if (!path.includes('\n') && (await currentHelper().sync(path)) === true) return;
-  // It failed, or the helper could not say: run it directly, which succeeds or says why not.
-  return syncDirectly(path);
+/** Makes everything written to the file system holding `path` durable; rejects with `sync`'s message if that failed. */
+export function syncFileSystem(path: string): Promise<void> {
+  return syncVia(path, true);
 }
