@@ -157,9 +157,9 @@ class Handout {
     delete this.env.HANDOUT_CONTEXT;
   }
 
-  /** `node bin/handout.js …args`, timed from spawn to exit; `json` parses `-f json` output (always a list). */
+  /** `handout …args` as npm links it (the launcher bin/handout), timed from spawn to exit; `json` parses `-f json` output (always a list). */
   async cli(args) {
-    const r = await run(process.execPath, [join(APP, 'bin', 'handout.js'), ...args], { env: this.env }).catch((err) => {
+    const r = await run(join(APP, 'bin', 'handout'), args, { env: this.env }).catch((err) => {
       const state = this.child.exitCode !== null || this.child.signalCode !== null ? `exited (${this.child.exitCode ?? this.child.signalCode})` : 'running';
       throw new Error(`${err.message}\n[handout up ${state}; its last output:]\n${this.output()}`);
     });
@@ -530,7 +530,7 @@ function report(ctx) {
     `- Node.js start (\`node -e 0\`, median of 11): ${Math.round(m.nodeStartMs)} ms` +
       (m.nodeStartWithoutExtraCertsMs === undefined
         ? ''
-        : `; ${Math.round(m.nodeStartWithoutExtraCertsMs)} ms without \`NODE_EXTRA_CA_CERTS\`, which this environment sets (\`${process.env.NODE_EXTRA_CA_CERTS}\`): Node 20 parses those certificates at start, so every CLI command here pays the difference (the benchmark leaves the environment as it is)`),
+        : `; ${Math.round(m.nodeStartWithoutExtraCertsMs)} ms without \`NODE_EXTRA_CA_CERTS\`, which this environment sets (\`${process.env.NODE_EXTRA_CA_CERTS}\`): Node 20 parses those certificates at start. The benchmark leaves the environment as it is; the launcher \`bin/handout\` starts a client command without that variable (the CLI trusts the file itself for an https API), \`handout up\` with it`),
     `- Handout: ${m.handout}; HEAD at the start: ${m.commit}; the build measured is \`dist/\` as built at ${m.builtAt}, copied with`,
     '  `bin/`, `scripts/` and `package.json` to `bench/work/snapshot/build` at the start and run from there (other engineers\'',
     `  \`npm test\` rebuilds \`dist/\` meanwhile); \`UV_THREADPOOL_SIZE\` ${THREADPOOL} (what \`bin/handout.js\` sets) for Handout and the parts alone`,
@@ -674,6 +674,7 @@ function report(ctx) {
     '  `<data>/instances/<instance id>/files/` (the id from `instances create --wait -f json`, `result.instance_id`), and',
     '  into a plain folder for git. `sync` runs before every timed command, so none pays for earlier writes; the',
     '  files were just written, so their pages are in the page cache (warm) unless the cold variant drops it.',
+    '- `handout` is the command as npm links it, the launcher `bin/handout` of the frozen copy, run directly.',
     '- **full**: `handout snapshots create -o bench -s course -i src -n full --wait -f json` (CLI wall time, which',
     '  includes the CLI\'s own Node start and its wait for the task) vs `git init -q && git add -A && git commit -q -m x` in a',
     '  fresh repository holding a copy of the same tree, and vs `find . -type f -print0 | xargs -0 sha256sum > /dev/null`',

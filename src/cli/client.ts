@@ -1,4 +1,5 @@
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { Agent, ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { ErrorBody } from '../domain/errors';
 import { CliError } from './errors';
 import { resolveApiKey, resolveApiUrl } from './settings';
@@ -26,6 +27,31 @@ export class ApiError extends CliError {
 export function transportFor(url: URL): typeof import('node:http') | typeof import('node:https') {
   return url.protocol === 'https:' ? (require('node:https') as typeof import('node:https')) : (require('node:http') as typeof import('node:http'));
 }
+
+/**
+ * The agent of an https request. `bin/handout` starts a client command without NODE_EXTRA_CA_CERTS,
+ * which Node 20 would read at start whether or not the command uses TLS, and hands that file on as
+ * HANDOUT_DEFERRED_CA_CERTS: it is trusted here beside Node's bundled roots, as Node would have.
+ * Without it, Node's global agent, which trusts what Node loaded at start.
+ */
+function httpsAgentFor(url: URL): Agent | undefined {
+  const file = process.env.HANDOUT_DEFERRED_CA_CERTS;
+  if (url.protocol !== 'https:' || !file) return undefined;
+  if (deferredCaAgent?.file !== file) {
+    const { rootCertificates } = require('node:tls') as typeof import('node:tls');
+    const https = require('node:https') as typeof import('node:https');
+    let extra: string[] = [];
+    try {
+      extra = [readFileSync(file, 'utf8')];
+    } catch (err) {
+      // Node's own words and behaviour for an unreadable NODE_EXTRA_CA_CERTS: warn, trust the rest.
+      process.stderr.write(`Warning: Ignoring extra certs from \`${file}\`, load failed: ${(err as Error).message}\n`);
+    }
+    deferredCaAgent = { file, agent: new https.Agent({ keepAlive: true, ca: [...rootCertificates, ...extra] }) };
+  }
+  return deferredCaAgent.agent;
+}
+let deferredCaAgent: { file: string; agent: Agent } | undefined;
 
 const codeOf = (err: unknown) => (err as { code?: string }).code ?? (err as Error).message;
 
@@ -131,7 +157,7 @@ export class ApiClient {
 function exchange(url: URL, method: Method, headers: OutgoingHttpHeaders, body: Buffer | NodeJS.ReadableStream | undefined): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     // Throws at once for a protocol other than http: or https: (rejected like an unreachable API).
-    const req = transportFor(url).request(url, { method, headers, timeout: IDLE_TIMEOUT_MS });
+    const req = transportFor(url).request(url, { method, headers, timeout: IDLE_TIMEOUT_MS, agent: httpsAgentFor(url) });
     req.on('response', resolve);
     // Refused, reset, DNS or TLS failures; after the response has arrived, the body's reader sees them.
     req.on('error', reject);

@@ -7,7 +7,8 @@ import { expectCliError, handoutJson, handoutOk, runHandout, runShell, startHand
 import { freePort } from '../helpers/ports';
 import { testTemporalAddress, uniqueTaskQueue } from '../helpers/temporal';
 
-const BIN = join(__dirname, '..', '..', 'bin', 'handout.js');
+// The command as npm links it (the launcher, which runs bin/handout.js).
+const BIN = join(__dirname, '..', '..', 'bin', 'handout');
 
 /** The four examples of the platform's distribution documentation, with `nuvolos` replaced by `handout`. */
 const EXAMPLES = [

@@ -160,3 +160,47 @@ describe('the CLI API client over https', () => {
     expect(await client.get('/info')).toEqual({ url: '/api/v1/info', auth: 'Bearer hk_tls' });
   });
 });
+
+// bin/handout starts a client command without NODE_EXTRA_CA_CERTS and hands the file on as
+// HANDOUT_DEFERRED_CA_CERTS (test/e2e/launcher.test.ts runs the real launcher).
+describe('the CLI API client with certificates bin/handout deferred', () => {
+  let api: FakeApi;
+  let dir: string;
+  const saved = process.env.HANDOUT_DEFERRED_CA_CERTS;
+
+  beforeAll(async () => {
+    api = await startFakeApi({ tls: true });
+    api.answer((req, res) => json(res, 200, { url: req.url }));
+    dir = mkdtempSync(join(tmpdir(), 'deferred-ca-'));
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.HANDOUT_DEFERRED_CA_CERTS;
+    else process.env.HANDOUT_DEFERRED_CA_CERTS = saved;
+    jest.restoreAllMocks();
+  });
+  afterAll(async () => {
+    await api?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('trusts the certificates in the deferred file, and without it refuses the server', async () => {
+    delete process.env.HANDOUT_DEFERRED_CA_CERTS;
+    const refused = await failure(new ApiClient(api.url, 'hk').get('/info'));
+    expect(refused.message).toMatch(/\((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\)/);
+
+    const file = join(dir, 'extra.pem');
+    writeFileSync(file, TEST_TLS_CERT);
+    process.env.HANDOUT_DEFERRED_CA_CERTS = file;
+    expect(await new ApiClient(api.url, 'hk').get('/info')).toEqual({ url: '/api/v1/info' });
+  });
+
+  it('warns as Node does when the deferred file cannot be read, and trusts only the bundled roots', async () => {
+    const warnings: string[] = [];
+    jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => warnings.push(String(chunk)) > 0);
+    const missing = join(dir, 'missing.pem');
+    process.env.HANDOUT_DEFERRED_CA_CERTS = missing;
+    const refused = await failure(new ApiClient(api.url, 'hk').get('/info'));
+    expect(refused.message).toMatch(/\((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\)/);
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^Warning: Ignoring extra certs from \`${missing}\`, load failed: ENOENT`))]);
+  });
+});
