@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEvent, InstanceView, TaskStarted, TaskView } from '../../src/domain';
 import { tempDir } from '../helpers/catalog';
@@ -36,6 +36,13 @@ describe('handout up, embedded: stop, start, restart mid-task, tampering', () =>
     expectCliError(second, /^Error: the data directory .* is in use by another handout process \(pid \d+/);
     // The first one is unharmed.
     expect((await handoutJson<{ slug: string }[]>(['orgs', 'list'], cliEnv)).map((o) => o.slug)).toEqual(['uni']);
+  });
+
+  it("keeps the Temporal server's database in write-ahead-log mode", () => {
+    // SQLite's header: bytes 18 and 19 (write and read format versions) are 2 in WAL mode, 1 with a rollback journal.
+    const header = readFileSync(join(dataDir, 'temporal.db')).subarray(0, 100);
+    expect(header.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
+    expect([header[18], header[19]]).toEqual([2, 2]);
   });
 
   it('completes a task exactly once when the whole stack is stopped while it runs, and keeps keys and rows', async () => {
