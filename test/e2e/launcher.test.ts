@@ -59,8 +59,11 @@ describe('the handout launcher (bin/handout)', () => {
     expect(direct).toMatchObject({ code: 0, stdout: `${version}\n` });
     expect(direct.stderr).toMatch(NODE_START_WARNING);
 
-    const launched = await run(linked, ['--version'], env);
-    expect(launched).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    // Run where it lies, and through a symlink as npm links it.
+    for (const command of [join(BIN_DIR, 'handout'), linked]) {
+      const launched = await run(command, ['--version'], env);
+      expect(launched).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
   });
 
   it('starts `handout up` with NODE_EXTRA_CA_CERTS as set, since the server takes its TLS defaults from it', async () => {
