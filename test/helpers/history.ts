@@ -8,3 +8,19 @@ export async function stepsOf(stack: TestStack, taskId: string): Promise<{ activ
     workflowTasks: (events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length,
   };
 }
+
+/**
+ * The local activities a task's workflow ran, by name, in the order the workflow scheduled them (their
+ * sequence numbers, which the history's markers record whatever order they finished in).
+ */
+export async function localActivitiesOf(stack: TestStack, taskId: string): Promise<string[]> {
+  const { events } = await stack.deps.temporal.workflow.getHandle(taskId).fetchHistory();
+  const scheduled: Array<{ seq: number; type: string }> = [];
+  for (const e of events ?? []) {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') continue;
+    const data = JSON.parse(Buffer.from(marker.details!.data!.payloads![0]!.data!).toString('utf8')) as { seq: number; activity_type: string };
+    scheduled.push({ seq: data.seq, type: data.activity_type });
+  }
+  return scheduled.sort((a, b) => a.seq - b.seq).map((s) => s.type);
+}

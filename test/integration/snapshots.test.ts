@@ -9,7 +9,7 @@ import { instancePaths } from '../../src/store/instance-storage';
 import { warehouseStamp } from '../../src/store/tables-cache';
 import { tempDir } from '../helpers/catalog';
 import { fsClockPast } from '../helpers/fs-clock';
-import { stepsOf } from '../helpers/history';
+import { localActivitiesOf, stepsOf } from '../helpers/history';
 import { downloadBytes, exportCsv, importCsv, inst, runTask, upload } from '../helpers/content';
 import { course } from '../helpers/fixtures';
 import { startTestStack, type TestStack } from '../helpers/services';
@@ -66,6 +66,8 @@ describe('snapshots: immutable, content-addressed; restore whole or in part', ()
 
     const created = await runTask(stack, 'POST', `${alice}/snapshots`, { name: 'v1', description: 'before the exam' }, keys.alice);
     expect(created).toMatchObject({ status: 'COMPLETED', result: { name: 'v1', files: 2, tables: 1, apps: 1, hashed_files: 2, reused_files: 0 } });
+    // One workflow task: the apps are read beside the files and tables, then everything is committed.
+    expect(await localActivitiesOf(stack, created.task_id)).toEqual(['captureApps', 'captureFilesQuickly', 'tablesIfUnchanged', 'commitSnapshot']);
 
     // Change everything: edit, delete, add; new rows; drop an app.
     await upload(stack, alice, '/files/notes/week1.md', '# Week 1 (edited)\n', keys.alice);
