@@ -120,6 +120,10 @@ function run(cmd, args, { cwd = ROOT, env = process.env } = {}) {
 
 const sh = (script, cwd, env) => run('sh', ['-c', script], { cwd, env });
 
+/** How long the Handout processes must have been idle before a baseline is timed, and the most the benchmark waits for that (`settle`). */
+const SETTLE_QUIET_MS = 200;
+const SETTLE_MAX_MS = 5000;
+
 /** Flushes dirty pages, so that the next timed command does not pay for writes made before it. */
 const syncDisk = () => spawnSync('sync');
 
@@ -183,6 +187,33 @@ class Handout {
   }
 
   /** `snapshots create --wait`: the CLI's wall time and the finished task. */
+  /**
+   * Waits until `handout up` and its Temporal server have used no CPU for SETTLE_QUIET_MS (at most
+   * SETTLE_MAX_MS), and returns how long that took. A snapshot answers before its stat cache is saved
+   * (a few MB of JSON, tens of ms of CPU), so a baseline timed right after it would share the machine
+   * with that save; each baseline waits for this first.
+   */
+  async settle() {
+    const pids = [this.child.pid];
+    const temporalPid = Number(readFileSync(join(this.dataDir, 'temporal.pid'), 'utf8').trim());
+    if (temporalPid > 0) pids.push(temporalPid);
+    const ticks = () => pids.reduce((sum, pid) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return sum + Number(fields[11]) + Number(fields[12]);
+    }, 0);
+    const t0 = performance.now();
+    let last = ticks();
+    let quietSince = performance.now();
+    while (performance.now() - quietSince < SETTLE_QUIET_MS && performance.now() - t0 < SETTLE_MAX_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const now = ticks();
+      if (now - last > 1) quietSince = performance.now(); // more than one clock tick (10 ms) of CPU meanwhile
+      last = now;
+    }
+    return performance.now() - t0;
+  }
+
   async snapshot(instance, name) {
     const { ms, out } = await this.cli(['snapshots', 'create', '-o', 'bench', '-s', 'course', '-i', instance, '-n', name, '--wait', '--timeout', String(TASK_TIMEOUT_S), '-f', 'json']);
     return { ms, task: out[0] };
@@ -297,6 +328,7 @@ async function warmRound(cli, label, files, changed) {
     syncDisk();
     r.full = await handout.snapshot('src', 'full');
     r.fullPhases = await handout.phases(r.full.task.task_id);
+    r.settledMs = [await handout.settle()];
     syncDisk();
     r.gitFull = await gitFull(join(dir, 'git'));
 
@@ -305,6 +337,7 @@ async function warmRound(cli, label, files, changed) {
     syncDisk();
     r.incr = await handout.snapshot('src', 'incr');
     r.incrPhases = await handout.phases(r.incr.task.task_id);
+    r.settledMs.push(await handout.settle());
     syncDisk();
     r.gitIncr = await gitIncremental(join(dir, 'git'));
 
@@ -312,6 +345,7 @@ async function warmRound(cli, label, files, changed) {
     r.restore = await handout.restore('incr', 'dst');
     r.restorePhases = await handout.phases(r.restore.task.task_id);
     if (r.restore.task.result?.files_written !== files.length) throw new Error(`the restore wrote ${r.restore.task.result?.files_written} files, not ${files.length}`);
+    r.settledMs.push(await handout.settle());
     syncDisk();
     r.cp = await cpTree(src, join(dir, 'cp'));
     // Context: cp -r made as durable as Handout's restore (which syncs its file system at the end) by a `sync` after it.
@@ -337,6 +371,7 @@ async function coldRound(cli, label) {
     r.sha256sum = await sha256sum(src);
     dropCaches();
     r.full = await handout.snapshot('src', 'full');
+    r.settledMs = [await handout.settle()];
     dropCaches();
     r.gitFull = await gitFull(join(dir, 'git'));
     return r;
@@ -508,7 +543,7 @@ const pct = (a, b) => `${Math.round((100 * a) / b)} %`;
 const MiB = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function report(ctx) {
-  const { m, opts, treeInfo, rows, ratios, perRun, unsteady, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs, warmRuns, coldRuns } = ctx;
+  const { m, opts, treeInfo, rows, ratios, perRun, unsteady, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs, warmRuns, coldRuns, settled } = ctx;
   const cell = (text) => text.replace(/\|/g, '\\|');
   const row = (r) => `| ${cell(r.name)} | ${cell(r.what)} | ${s2(r.median)} | ${s2(r.min)} | ${s2(r.max)} |`;
   const ratioRow = (r) => `| ${r.name} | ${r.value.toFixed(2)}× | ${r.aim ? `≤ ${r.aim.toFixed(1)}×` : '(context)'} | ${r.aim ? (r.value <= r.aim ? 'met' : 'not met') : ''} |`;
@@ -674,6 +709,9 @@ function report(ctx) {
     '  `<data>/instances/<instance id>/files/` (the id from `instances create --wait -f json`, `result.instance_id`), and',
     '  into a plain folder for git. `sync` runs before every timed command, so none pays for earlier writes; the',
     '  files were just written, so their pages are in the page cache (warm) unless the cold variant drops it.',
+    `- Before each baseline timed after a Handout command, the benchmark waits until \`handout up\` and its Temporal server have used`,
+    `  no CPU for ${SETTLE_QUIET_MS} ms (a snapshot answers before its stat cache is saved, which then takes tens of ms of CPU): that wait`,
+    `  took ${Math.round(settled.median)} ms in the median, ${Math.round(settled.max)} ms at most (capped at ${SETTLE_MAX_MS} ms), and is not timed.`,
     '- `handout` is the command as npm links it, the launcher `bin/handout` of the frozen copy, run directly.',
     '- **full**: `handout snapshots create -o bench -s course -i src -n full --wait -f json` (CLI wall time, which',
     '  includes the CLI\'s own Node start and its wait for the task) vs `git init -q && git add -A && git commit -q -m x` in a',
@@ -998,7 +1036,7 @@ async function main() {
 
   m.loadAfter = loadAverage();
   m.uptimeAfter = commandOutput('uptime', []) ?? 'unknown';
-  const text = report({ needGiB, m, opts, treeInfo, rows, ratios, perRun, unsteady, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs: performance.now() - t0, warmRuns: warm.length, coldRuns: cold.length });
+  const text = report({ needGiB, m, opts, treeInfo, rows, ratios, perRun, unsteady, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs: performance.now() - t0, warmRuns: warm.length, coldRuns: cold.length, settled: stats([...warm, ...cold].flatMap((r) => r.settledMs ?? [])) });
   process.stdout.write(`\n${text}`);
   if (opts.report) {
     mkdirSync(join(__dirname, 'reports'), { recursive: true });
