@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rename, rm, symlink, unlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeTree, type TreeEntry } from '../../src/domain/trees';
@@ -149,25 +150,33 @@ describe('snapshot and materialize', () => {
     await expect(resolvePath(blobs, rootTree, 'data/../../etc')).rejects.toMatchObject({ code: 'invalid_input' });
   });
 
-  it('skips FIFOs and names that are not UTF-8, with a note, and never blocks on a FIFO', async () => {
+  it('skips FIFOs, sockets and names that are not UTF-8, with a note, and never blocks on a FIFO', async () => {
     const src = freshDir('special');
     // U+FFFD itself is a valid name (it is what bytes that are not UTF-8 decode to).
     build(src, { 'ok.txt': 'fine', 'real-\uFFFD.txt': 'a replacement character, written as UTF-8' });
     expect(spawnSync('mkfifo', [join(src, 'pipe')]).status).toBe(0);
+    // A listening socket (its file goes when the server closes, after the walks).
+    const socket = createServer();
+    await new Promise<void>((resolve) => socket.listen(join(src, 'sock'), resolve));
     writeFileSync(Buffer.concat([Buffer.from(`${src}/`), Buffer.from([0x66, 0xff, 0x6f])]), 'latin-1 name');
     const past = new Date(Date.now() - 60_000);
     for (const f of ['ok.txt', 'real-\uFFFD.txt']) utimesSync(join(src, f), past, past);
-    // Every walk reports them, also one that has a stat cache from the walk before.
-    for (const cache of [null, await openCache('special'), await openCache('special')]) {
-      const snap = await snapshotTree(src, blobs, cache, {});
-      expect(snap.files).toBe(2);
-      expect(await resolvePath(blobs, snap.rootTree, 'real-\uFFFD.txt')).toMatchObject({ type: 'file' });
-      expect(snap.skipped).toEqual(
-        expect.arrayContaining([
-          { path: 'pipe', reason: 'a FIFO cannot be part of a snapshot' },
-          { path: expect.stringMatching(/^f.o$/), reason: 'its name is not valid UTF-8' },
-        ]),
-      );
+    try {
+      // Every walk reports them, also one that has a stat cache from the walk before.
+      for (const cache of [null, await openCache('special'), await openCache('special')]) {
+        const snap = await snapshotTree(src, blobs, cache, {});
+        expect(snap.files).toBe(2);
+        expect(await resolvePath(blobs, snap.rootTree, 'real-\uFFFD.txt')).toMatchObject({ type: 'file' });
+        expect(snap.skipped).toEqual(
+          expect.arrayContaining([
+            { path: 'pipe', reason: 'a FIFO cannot be part of a snapshot' },
+            { path: 'sock', reason: 'a socket cannot be part of a snapshot' },
+            { path: expect.stringMatching(/^f.o$/), reason: 'its name is not valid UTF-8' },
+          ]),
+        );
+      }
+    } finally {
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
     }
   });
 });

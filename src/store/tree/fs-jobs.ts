@@ -106,6 +106,11 @@ export function listEntries(base: string, only: string | undefined, fast?: Plain
   };
   const statBase = fast && only === undefined && plainIsHere() ? fast.plain : base;
   const out: ListedEntry[] = [];
+  // The kind and permissions from the mode as a number, and the device's text once per device: a
+  // BigIntStats' isFile() and friends allocate BigInts at each call, and a walk lists 20,000 entries.
+  const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFSOCK, S_IFIFO, S_IFCHR, S_IFBLK } = fs.constants;
+  let lastDev = -1n;
+  let devText = '';
   for (const raw of names) {
     const name = raw.toString('utf8');
     if (typeof raw !== 'string' && !Buffer.from(name, 'utf8').equals(raw)) {
@@ -116,20 +121,24 @@ export function listEntries(base: string, only: string | undefined, fast?: Plain
     let st = fs.lstatSync(`${statBase}/${name}`, { bigint: true, throwIfNoEntry: false });
     if (statBase !== base && (!st || st.dev !== fast!.dev)) st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
     if (!st) continue; // deleted while listed: not part of the snapshot
-    const kind = st.isFile()
-      ? 'file'
-      : st.isDirectory()
-        ? 'dir'
-        : st.isSymbolicLink()
-          ? 'symlink'
-          : st.isSocket()
-            ? 'socket'
-            : st.isFIFO()
-              ? 'fifo'
-              : st.isCharacterDevice() || st.isBlockDevice()
-                ? 'device'
-                : 'other';
-    const entry: ListedEntry = [name, kind, Number(st.mode & 0o777n), Number(st.size), String(st.dev), stampText(st)];
+    const mode = Number(st.mode);
+    const format = mode & S_IFMT;
+    const kind =
+      format === S_IFREG
+        ? 'file'
+        : format === S_IFDIR
+          ? 'dir'
+          : format === S_IFLNK
+            ? 'symlink'
+            : format === S_IFSOCK
+              ? 'socket'
+              : format === S_IFIFO
+                ? 'fifo'
+                : format === S_IFCHR || format === S_IFBLK
+                  ? 'device'
+                  : 'other';
+    if (st.dev !== lastDev) (lastDev = st.dev), (devText = String(st.dev));
+    const entry: ListedEntry = [name, kind, mode & 0o777, Number(st.size), devText, stampText(st)];
     if (kind === 'symlink') {
       let target: Buffer;
       try {
