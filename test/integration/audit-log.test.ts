@@ -39,6 +39,21 @@ function auditLogBehaviour(open: () => Promise<{ catalog: Catalog; more?: () => 
     expect(await listAuditEvents(catalog.db, { subject: 'x:1' })).toHaveLength(1);
   });
 
+  it("appends within the caller's transaction: the event commits with it, and is gone when it rolls back", async () => {
+    const committed = await catalog.db.transaction((tx) => appendAuditEvent(tx as unknown as Catalog['db'], { event_key: 'in-tx', actor: 'system', action: 'tx.done', subject: 'tx:1' }));
+    const failure = new Error('the change the event records failed');
+    await expect(
+      catalog.db.transaction(async (tx) => {
+        await appendAuditEvent(tx as unknown as Catalog['db'], { event_key: 'rolled-back', actor: 'system', action: 'tx.done', subject: 'tx:2' });
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    const after = await appendAuditEvent(catalog.db, { event_key: 'after-tx', actor: 'system', action: 'tx.done', subject: 'tx:3' });
+    expect((await listAuditEvents(catalog.db, { action: 'tx.done' })).map((e) => e.subject)).toEqual(['tx:1', 'tx:3']);
+    expect(after).toMatchObject({ seq: committed.seq + 1, prev_hash: committed.hash });
+    expect(await verifyAuditChain(catalog.db)).toMatchObject({ ok: true });
+  });
+
   it('keeps one unbroken chain under concurrent appends, also from a second connection', async () => {
     const other = more ? await more() : catalog;
     await Promise.all(

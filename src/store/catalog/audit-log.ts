@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, asc, desc, eq, gt, gte, lte, or, sql, type SQL } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import { AuditAppend, type AuditEvent, type AuditFilter, type AuditVerifyResult, canonicalJson, GENESIS_HASH, hashedPart } from '../../domain/audit';
 import type { CatalogDb } from './db';
 import { auditEvents } from './schema';
@@ -69,6 +70,9 @@ export async function appendAuditEvent(db: CatalogDb, input: AuditAppend): Promi
     });
     return event;
   };
+  // Within the caller's transaction as it is: a nested one would only add a savepoint and its release
+  // (two statements), and a failure here fails that transaction anyway.
+  if ((db as unknown) instanceof PgTransaction) return run(db);
   return db.transaction((tx) => run(tx as unknown as CatalogDb));
 }
 
