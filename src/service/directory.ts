@@ -40,8 +40,9 @@ export async function resolveSpace(db: CatalogDb, orgSlug: string, spaceSlug: st
 }
 
 export async function resolveInstance(db: CatalogDb, ref: { org_slug: string; space_slug: string; instance_slug: string }) {
-  const { org, space } = await resolveSpace(db, ref.org_slug, ref.space_slug);
-  const instance = await dir.findInstance(db, space.id, ref.instance_slug);
+  const { org, space, instance } = await dir.findInstancePath(db, ref.org_slug, ref.space_slug, ref.instance_slug);
+  if (!org) throw notFound(`organization "${ref.org_slug}"`);
+  if (!space) throw notFound(`space "${ref.org_slug}/${ref.space_slug}"`);
   if (!instance) throw notFound(`instance "${ref.org_slug}/${ref.space_slug}/${ref.instance_slug}"`);
   return { org, space, instance };
 }

@@ -64,6 +64,8 @@ describe('orgs, spaces and instances through the API, with instance creation as 
       ['an unknown org', 'GET', '/api/v1/orgs/nope/spaces', undefined, 404, /organization "nope" not found/],
       ['an unknown space', 'GET', '/api/v1/orgs/uni/spaces/nope/instances', undefined, 404, /space "uni\/nope" not found/],
       ['an unknown instance', 'GET', '/api/v1/orgs/uni/spaces/stats/instances/nope/files', undefined, 404, /instance "uni\/stats\/nope" not found/],
+      ["an instance's path through an unknown org", 'GET', '/api/v1/orgs/nope/spaces/stats/instances/nope/files', undefined, 404, /organization "nope" not found/],
+      ["an instance's path through an unknown space", 'GET', '/api/v1/orgs/uni/spaces/nope/instances/nope/files', undefined, 404, /space "uni\/nope" not found/],
       ['an instance in an unknown space', 'POST', '/api/v1/orgs/uni/spaces/nope/instances', { name: 'x' }, 404, /space "uni\/nope" not found/],
       ['an unknown task', 'GET', '/api/v1/tasks/instance-create-nope', undefined, 404, /task "instance-create-nope" not found/],
       ['a bad task status filter', 'GET', '/api/v1/tasks?status=DONE', undefined, 400, /status/],

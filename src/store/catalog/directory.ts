@@ -44,6 +44,25 @@ export async function findInstance(db: CatalogDb, spaceId: string, slug: string)
   return row;
 }
 
+/**
+ * An org, its space and that space's instance by their slugs, in one query (every instance request
+ * resolves its path first): each part undefined from the first one that does not exist.
+ */
+export async function findInstancePath(
+  db: CatalogDb,
+  orgSlug: string,
+  spaceSlug: string,
+  instanceSlug: string,
+): Promise<{ org?: OrgRow; space?: SpaceRow; instance?: InstanceRow }> {
+  const [row] = await db
+    .select({ org: orgs, space: spaces, instance: instances })
+    .from(orgs)
+    .leftJoin(spaces, and(eq(spaces.orgId, orgs.id), eq(spaces.slug, spaceSlug)))
+    .leftJoin(instances, and(eq(instances.spaceId, spaces.id), eq(instances.slug, instanceSlug)))
+    .where(eq(orgs.slug, orgSlug));
+  return { org: row?.org, space: row?.space ?? undefined, instance: row?.instance ?? undefined };
+}
+
 /** Instances of a space (optionally only some), each with its owner's e-mail. */
 export async function findInstanceById(db: CatalogDb, id: string): Promise<InstanceRow | undefined> {
   const [row] = await db.select().from(instances).where(eq(instances.id, id));
