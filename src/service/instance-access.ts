@@ -2,7 +2,7 @@ import type { InstanceRef } from '../domain/context';
 import type { InstanceAccess } from '../domain/roles';
 import { instancePaths, type InstancePaths } from '../store/instance-storage';
 import type { InstanceRow, OrgRow, SpaceRow } from '../store/catalog/directory';
-import { grantsOf, requireInstanceAccess } from './authz';
+import { grantsForSpace, requireInstanceAccess } from './authz';
 import type { Principal, ServiceDeps } from './deps';
 import { HandoutError } from './errors';
 import { resolveInstance } from './directory';
@@ -22,7 +22,7 @@ export async function openInstance(deps: ServiceDeps, p: Principal, ref: Instanc
   const db = deps.catalog.db;
   const { org, space, instance } = await resolveInstance(db, ref);
   const where = `instance "${org.slug}/${space.slug}/${instance.slug}"`;
-  requireInstanceAccess(p, await grantsOf(db, p), space.id, instance.id, need, where);
+  requireInstanceAccess(p, await grantsForSpace(db, p, space.id), space.id, instance.id, need, where);
   if (instance.status !== 'ready') throw new HandoutError('conflict', `${where} is still being provisioned; wait for its task to complete`);
   return { org, space, instance, paths: instancePaths(deps.dataDir, instance.id), subject: `instance:${org.slug}/${space.slug}/${instance.slug}` };
 }

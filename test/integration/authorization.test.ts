@@ -88,6 +88,9 @@ describe('authentication and roles, enforced by the server', () => {
       ['a student makes herself space admin', 'alice', 'POST', '/api/v1/roles', { user_email: 'alice@uni.edu', role: 'space_admin', org_slug: 'uni', space_slug: 'stats' }, /space_admin/],
       ['a space admin grants in another space', 'prof', 'POST', '/api/v1/roles', { user_email: 'prof@uni.edu', role: 'space_admin', org_slug: 'uni', space_slug: 'bio' }, /space_admin role on space "uni\/bio"/],
       ['a student revokes another student\'s role', 'alice', 'POST', '/api/v1/roles/revoke', { user_email: 'bob@uni.edu', role: 'instance_editor', org_slug: 'uni', space_slug: 'stats', instance_slug: 'bob' }, /space_admin/],
+      ["a student snapshots another student's instance", 'alice', 'POST', '/api/v1/orgs/uni/spaces/stats/instances/bob/snapshots', { name: 's' }, /instance_editor role \(or more\) on instance "uni\/stats\/bob"; alice@uni.edu has no role there/],
+      ['a viewer snapshots the instance she views', 'tim', 'POST', '/api/v1/orgs/uni/spaces/stats/instances/master/snapshots', { name: 's' }, /instance_editor role \(or more\) on instance "uni\/stats\/master"; tim@uni.edu has only instance_viewer/],
+      ["an admin of another space lists an instance's files", 'bioprof', 'GET', '/api/v1/orgs/uni/spaces/stats/instances/master/files', undefined, /instance_viewer role \(or more\) on instance "uni\/stats\/master"; bioprof@uni.edu has no role there/],
       ['a student reads the audit log', 'alice', 'GET', '/api/v1/audit', undefined, /admin role/],
       ['a space admin verifies the audit log', 'prof', 'GET', '/api/v1/audit/verify', undefined, /admin role/],
     ];

@@ -110,6 +110,17 @@ export async function listGrants(db: CatalogDb, filter: { userId?: string; space
     .orderBy(asc(users.email), asc(orgs.slug), asc(spaces.slug), asc(roleGrants.role));
 }
 
+/** What a role check needs of a grant. */
+export type GrantScope = Pick<GrantRow, 'role' | 'spaceId' | 'instanceId'>;
+
+/** A user's grants in one space, as much as a role check needs (no joins: every instance request asks). */
+export async function grantsInSpace(db: CatalogDb, userId: string, spaceId: string): Promise<GrantScope[]> {
+  return db
+    .select({ role: roleGrants.role, spaceId: roleGrants.spaceId, instanceId: roleGrants.instanceId })
+    .from(roleGrants)
+    .where(and(eq(roleGrants.userId, userId), eq(roleGrants.spaceId, spaceId)));
+}
+
 /** Inserts a grant unless it exists; returns true when it was new. */
 export async function insertGrant(db: CatalogDb, row: typeof roleGrants.$inferInsert): Promise<boolean> {
   const created = await db.insert(roleGrants).values(row).onConflictDoNothing().returning({ id: roleGrants.id });
