@@ -78,8 +78,39 @@ const log = (line) => process.stderr.write(`${line}\n`);
 
 function cleanup() {
   killTracked();
+  if (!holdsWorkLock) return; // another run's folders: not ours to delete
   rmSync(RUNS, { recursive: true, force: true });
   rmSync(APP, { recursive: true, force: true });
+  rmSync(LOCK, { force: true });
+}
+
+/**
+ * One benchmark at a time on the work folder: a second run would time its commands beside the first
+ * one's, and its start (freezing the build, removing leftovers) and its end would delete the other's
+ * build and runs. The lock names its process; one whose process is gone is taken over.
+ */
+const LOCK = join(WORK, 'lock');
+let holdsWorkLock = false;
+function holdWorkLock() {
+  for (;;) {
+    try {
+      writeFileSync(LOCK, String(process.pid), { flag: 'wx' });
+      holdsWorkLock = true;
+      return;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+    }
+    const holder = Number(readFileSync(LOCK, 'utf8').trim());
+    let alive = false;
+    try {
+      process.kill(holder, 0);
+      alive = holder > 0;
+    } catch (err) {
+      alive = err.code === 'EPERM';
+    }
+    if (alive) fail(`another snapshot benchmark (pid ${holder}) is running on ${relative(ROOT, WORK)}; wait for it, or stop it`);
+    rmSync(LOCK, { force: true });
+  }
 }
 
 /** A fresh, empty scratch folder for one round. */
@@ -138,6 +169,7 @@ function dropCaches() {
 
 class Handout {
   static async start(cli, dataDir) {
+    if (!existsSync(join(APP, 'bin', 'handout.js'))) throw new Error(`the frozen build in ${relative(ROOT, APP)} is gone (deleted by another process meanwhile)`);
     const [port, temporalPort, uiPort] = await freePorts(3);
     mkdirSync(dataDir, { recursive: true });
     const env = { ...process.env, HANDOUT_DATA_DIR: dataDir, HANDOUT_PORT: String(port), HANDOUT_TEMPORAL_PORT: String(temporalPort), HANDOUT_TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_CLI_PATH: cli, HANDOUT_TEMPORAL_INSTALL_DIR: process.env.HANDOUT_TEMPORAL_INSTALL_DIR || join(ROOT, '.temporal') };
@@ -790,6 +822,17 @@ async function main() {
   const { ensureTemporalBinaries } = require('../scripts/temporal-binaries.js');
   const cli = ensureTemporalBinaries({ needTestServer: false }).cli;
   mkdirSync(WORK, { recursive: true });
+  holdWorkLock();
+  // Leftovers of an earlier, interrupted run are deleted first, and then nothing is timed for a minute:
+  // on ext4 without a journal, creating files soon after many were deleted is slow. Before the build is
+  // frozen (machine()), so nothing of it can go with them.
+  if (existsSync(RUNS)) {
+    const left = readdirSync(RUNS).map((name) => `${name} (${new Date(statSync(join(RUNS, name)).mtimeMs).toISOString()})`);
+    log(`removing ${relative(ROOT, RUNS)} left by an earlier run (${left.join(', ') || 'empty'}), then waiting ${AFTER_DELETE_WAIT_MS / 1000} s`);
+    rmSync(RUNS, { recursive: true, force: true });
+    syncDisk();
+    await new Promise((r) => setTimeout(r, AFTER_DELETE_WAIT_MS));
+  }
   const m = machine(cli);
   const t0 = performance.now();
   try {
@@ -821,14 +864,6 @@ async function main() {
     changed: { files: changed.length, bytes: changed.reduce((s, f) => s + f.size, 0), nonSmall: changed.filter((f) => f.cls !== 'small').length },
   };
 
-  // Leftovers of an earlier, interrupted run are deleted first, and then nothing is timed for a minute:
-  // on ext4 without a journal, creating files soon after many were deleted is slow.
-  if (existsSync(RUNS)) {
-    log(`removing ${relative(ROOT, RUNS)} left by an earlier run, then waiting ${AFTER_DELETE_WAIT_MS / 1000} s`);
-    rmSync(RUNS, { recursive: true, force: true });
-    syncDisk();
-    await new Promise((r) => setTimeout(r, AFTER_DELETE_WAIT_MS));
-  }
   const needGiB = opts.runs * 3.6 + (opts.cold ? opts.runs * 2.1 : 0) + opts.profileRuns * 3.1;
   const freeGiB = Number(commandOutput('df', ['-B1', '--output=avail', WORK])?.split('\n')[1] ?? 0) / 2 ** 30;
   if (freeGiB < needGiB + 2) fail(`about ${needGiB.toFixed(0)} GiB must be free on the filesystem of ${relative(ROOT, WORK)} (nothing is deleted before the end), only ${freeGiB.toFixed(0)} GiB are`);
