@@ -68,6 +68,12 @@ async function openCache(label: string): Promise<StatCache> {
 }
 /** Every blob a snapshot's root reaches (its trees and files). */
 const blobsOf = async (store: BlobStore, rootTree: string) => [...(await markReachable(store, [rootTree]))];
+/** Every blob in a store. */
+async function blobsIn(store: BlobStore): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const blob of store.list()) ids.push(blob.sha256);
+  return ids;
+}
 
 beforeAll(async () => {
   process.umask(0o022); // expected modes below assume it
@@ -206,6 +212,19 @@ describe('the stat cache', () => {
     const third = await snapshotTree(src, blobs, await openCache('cached'), {});
     expect(third).toMatchObject({ hashedFiles: 1, reusedFiles: 2 });
     expect(await resolvePath(blobs, third.rootTree, 'b.txt')).toMatchObject({ sha256: sha('BRAVO') });
+  });
+
+  it('fails with the clock reading\'s error when the clock probe cannot be written, and stores nothing', async () => {
+    const src = freshDir('noclock');
+    build(src, { 'a.txt': 'never read', 'sub/b.txt': 'nor this' });
+    const cache = await openCache('noclock');
+    // A folder where the probe file goes: writing the probe fails, as on a full or read-only disk.
+    mkdirSync(`${cachePath('noclock')}.clock`, { recursive: true });
+    const store = await createLocalBlobStore(freshDir('noclock-blobs'));
+    await expect(snapshotTree(src, store, cache, {})).rejects.toMatchObject({ code: 'EISDIR' });
+    // The root was listed meanwhile, but no file was read into the store and no cache was written.
+    expect(await blobsIn(store)).toEqual([]);
+    expect(existsSync(cachePath('noclock'))).toBe(false);
   });
 
   it('re-hashes a file whose mtime is not before the clock reading of the save that recorded it (racy git)', async () => {

@@ -110,9 +110,13 @@ class SnapshotWalk {
     const steady = this.opts.onProgress ? setInterval(() => this.progress.tick(), STEADY_PROGRESS_MS) : undefined;
     try {
       this.pool.assertRunning();
-      // Read before any file is: whatever changes from now on gets an mtime at or after this reading.
-      this.hashedAtNs = this.cache ? await this.cache.clockNs() : 0n;
-      await this.listing.start();
+      // Read before any file's content is: whatever changes from then on gets an mtime at or after this
+      // reading (see `trusted`). The listing only stats, so the root is listed meanwhile. Both are
+      // settled before either's failure is thrown, so a failed walk never leaves the listing starting.
+      const [clock, listed] = await Promise.allSettled([this.cache ? this.cache.clockNs() : 0n, this.listing.start()]);
+      if (listed.status === 'rejected') throw listed.reason;
+      if (clock.status === 'rejected') throw clock.reason;
+      this.hashedAtNs = clock.value;
       const root = await this.dirTree('');
       await this.batch.commit();
       // Before the cache may forget what this walk reused (the next walk prunes), the root is on record:
