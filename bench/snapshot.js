@@ -385,7 +385,7 @@ async function warmRound(cli, label, files, changed, changedAgain) {
     r.cpSync = await sh(`mkdir -p '${join(dir, 'cp-sync')}' && cp -r '${src}/.' '${join(dir, 'cp-sync')}/' && sync`, ROOT);
 
     // Context: another 1 % changed and snapshotted right away, by a server that has just taken
-    // snapshots (the incremental above is the first after the full one, with git's 17 s between).
+    // snapshots (the incremental above is the first after the full one, with git's full commit between).
     r.settledMs.push(await handout.settle());
     tree.applyChange(src, changedAgain, 'change-2');
     tree.applyChange(join(dir, 'git'), changedAgain, 'change-2');
