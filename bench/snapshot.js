@@ -766,7 +766,7 @@ function report(ctx) {
     '  into an empty instance vs `cp -r <files>/. <empty folder>/`. **A Handout restore first takes a safety snapshot of',
     '  the target** (here of an empty instance: a whole snapshot task as a child workflow), and that is part of the',
     '  measured operation. Handout checks the restore wrote every file.',
-    `- **incremental again** (context): at the end of the run, ${treeInfo.changed.files} other files (another fixed seed) rewritten on both`,
+    `- **incremental again** (context): at the end of the run, ${treeInfo.changed.files} files chosen by another fixed seed rewritten on both`,
     '  sides, then `snapshots create -n incr-again --wait` vs `git add -A && git commit`. The incremental above is the',
     '  first snapshot after the full one, with git\'s full commit (seconds of other work) in between; this one follows',
     '  a server that has just worked, and the restore and two copies of the tree that ran before it, which slow both',
@@ -929,7 +929,7 @@ async function main() {
     scen('cp -r', '`cp -r` of the tree into an empty folder', warm, (r) => r.cp.ms),
     scen('cp -r, then sync (context)', '`cp -r … && sync`: a copy as durable as the restore', warm, (r) => r.cpSync.ms),
     scen('Handout empty snapshot (context)', '`snapshots create --wait` of an instance with no files', warm, (r) => r.empty.ms),
-    scen('Handout incremental again (context)', `as the incremental, ${CHANGED_FILES} other files changed, at the end of the run`, warm, (r) => r.incrAgain.ms),
+    scen('Handout incremental again (context)', `as the incremental, ${CHANGED_FILES} files (another seed) changed, at the end of the run`, warm, (r) => r.incrAgain.ms),
     scen('git incremental again (context)', '`git add -A && git commit` of that change', warm, (r) => r.gitIncrAgain.ms),
   ];
   const med = Object.fromEntries(rows.map((r) => [r.name, r.median]));
