@@ -340,7 +340,7 @@ const cpTree = (from, to) => sh(`mkdir -p '${to}' && cp -r '${from}/.' '${to}/'`
 // ---------------------------------------------------------------------------------------------------
 // One run.
 
-async function warmRound(cli, label, files, changed, changedAgain, copyFirst) {
+async function warmRound(cli, label, files, changed, changedAgain, copiesFirst) {
   const dir = roundDir(label);
   const handout = await Handout.start(cli, join(dir, 'handout'));
   try {
@@ -374,7 +374,7 @@ async function warmRound(cli, label, files, changed, changedAgain, copyFirst) {
     r.gitIncr = await gitIncremental(join(dir, 'git'));
 
     // The restore and its baselines each create 20,000 files, and what the file system's inode allocator
-    // has been through (see the report's method) weighs on whichever comes first: every other run puts
+    // has been through (see the report's method) may weigh on whichever comes first: every other run puts
     // the copies first, so neither side always meets it.
     const restore = async () => {
       syncDisk();
@@ -390,8 +390,8 @@ async function warmRound(cli, label, files, changed, changedAgain, copyFirst) {
       syncDisk();
       r.cpSync = await sh(`mkdir -p '${join(dir, 'cp-sync')}' && cp -r '${src}/.' '${join(dir, 'cp-sync')}/' && sync`, ROOT);
     };
-    r.copiesFirst = copyFirst;
-    if (copyFirst) await copies().then(restore);
+    r.copiesFirst = copiesFirst;
+    if (copiesFirst) await copies().then(restore);
     else await restore().then(copies);
 
     // Context: another 1 % changed and snapshotted right away, by a server that has just taken
