@@ -1,5 +1,4 @@
-import type { ListedEntry } from '../../src/store/tree/fs-jobs';
-import { listingText } from '../../src/store/tree/fs-jobs';
+import { listingText, type ListedEntry } from '../../src/store/tree/fs-jobs';
 import { parseListing } from '../../src/store/tree/listing';
 
 // A folder's stat-cache record is kept under a hash of its listing text (listing.ts folderKey), and

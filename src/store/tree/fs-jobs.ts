@@ -211,7 +211,7 @@ export function listingText(entries: ListedEntry[]): string {
   // themselves are about 70 ms of it.
   const parts: Array<string | number> = [];
   for (const e of entries) parts.push(e[0], e[1], e[2], e[3], e[4], e[5], e[6] ?? '');
-  parts.push('');
+  parts.push(''); // a NUL after the last entry too; an empty listing stays empty
   return parts.join('\0');
 }
 
