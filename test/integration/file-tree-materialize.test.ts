@@ -120,6 +120,24 @@ describe('durability', () => {
     expect(reports.filter((files) => files === 40).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('starts writing back a long write while it runs, and still syncs once after its last file', async () => {
+    // Ten folders of ten files: the first three fit the small-write budget (synced file by file), the
+    // other seven are left to the syncfs; with a writeback step of one byte, each of those may start one.
+    const files = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`long/d${i % 10}/n${i}.txt`, `long ${i}`]));
+    const src = freshDir('src-long');
+    build(src, files);
+    const { rootTree } = await snapshotTree(src, blobs, null, {});
+    const before = syncCalls().length;
+    const target = freshDir('target-long');
+    expect(await materializeTree(blobs, rootTree, target, { strategy: 'mirror', writebackStepBytes: 1 })).toMatchObject({ filesWritten: 100 });
+    const calls = syncCalls().slice(before);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.every((line) => line.startsWith(`-f -- ${target} `))).toBe(true);
+    // The last one, which makes the write durable, saw every file in place (and no temp file left).
+    expect(calls[calls.length - 1]).toBe(`-f -- ${target} 100`);
+    expect(readFileSync(join(target, 'long/d7/n57.txt'), 'utf8')).toBe('long 57');
+  });
+
   it('still writes everything where `sync -f` does not work (each file is synced instead)', async () => {
     let isolated: typeof import('../../src/store/file-tree') | undefined;
     jest.isolateModules(() => {

@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, rename, symlink, unlink } from 'node:fs/promises
 import { MaterializeStrategy, type DirEntry, type FileEntry, type MaterializeResult, type SymlinkEntry, type TreeEntry } from '../../domain/trees';
 import type { BlobStore } from '../blob-store';
 import { asConflict, identityOf, procFdAvailable, removeEntry, TreeAnchor, type Identity, type OpenDir } from './anchor';
-import { canSyncFileSystem, syncFileSystem } from './durability';
+import { canSyncFileSystem, EarlyWriteback, syncFileSystem } from './durability';
 import { SmallWrite } from './small-write';
 import { abortError, FileTreeError } from './errors';
 import { FsJobError, fsPool } from './fs-pool';
@@ -20,6 +20,8 @@ export interface MaterializeOptions {
   onProgress?(progress: { files: number; bytes: number }): void;
   /** Make everything written durable before returning (default true); see `Durability`. */
   fsync?: boolean;
+  /** Bytes written between two early writebacks of an 'at-end' write (default WRITEBACK_STEP_BYTES); see EarlyWriteback. */
+  writebackStepBytes?: number;
 }
 
 /**
@@ -102,12 +104,14 @@ export async function materializeTree(blobs: BlobStore, rootTree: string, target
   const durability = await durabilityFor(strategy.data, opts.fsync ?? true);
   const anchor = await TreeAnchor.open(targetDir);
   const small = new SmallWrite(durability === 'at-end');
+  const writeback = durability === 'at-end' ? new EarlyWriteback(targetDir, opts.writebackStepBytes) : undefined;
   let result: MaterializeResult;
   let synced = false;
   try {
-    result = await new Materializer(anchor, blobs, rootTree, strategy.data, opts, durability, small).run(selections);
+    result = await new Materializer(anchor, blobs, rootTree, strategy.data, opts, durability, small, writeback).run(selections);
     synced = await small.syncChangedDirs(anchor);
   } finally {
+    await writeback?.settled();
     await anchor.close();
   }
   const { filesWritten, symlinksWritten, dirsCreated, removed } = result;
@@ -156,6 +160,7 @@ class Materializer {
     private readonly opts: MaterializeOptions,
     private readonly durability: Durability,
     private readonly small: SmallWrite,
+    private readonly writeback: EarlyWriteback | undefined,
   ) {
     this.dirPool = new TaskPool(opts.concurrency ?? 16, opts.signal);
     this.keepExisting = strategy === 'ignore_existing';
@@ -336,8 +341,8 @@ class Materializer {
       return { name: entry.name, blob: this.blobs.pathOf(entry.sha256), size: entry.size, mode: entry.mode };
     });
     let done: { written: number; bytes: number };
+    const fsync = this.durability === 'per-file' || this.small.syncFiles(files.length);
     try {
-      const fsync = this.durability === 'per-file' || this.small.syncFiles(files.length);
       await this.small.dirChanged(dir);
       done = await fsPool().run('writeFiles', { dir: dir.base, tempPrefix: `${tempName()}-`, files, fsync, kernelCopy: procFdAvailable() }, folder);
     } catch (err) {
@@ -350,6 +355,7 @@ class Materializer {
     }
     this.result.filesWritten += done.written;
     this.result.bytes += done.bytes;
+    if (!fsync) this.writeback?.written(done.bytes);
     this.progress.tick();
   }
 
