@@ -35,4 +35,24 @@ describe('temp files a killed writer left behind', () => {
     await materializeTree(blobs, tree.rootTree, target, { strategy: 'overwrite' });
     expect(readdirSync(join(target, 'week1')).sort()).toEqual([liveTemp, 'notes.md'].sort());
   });
+
+  it('include half-built folders (a new folder is built under a temp name): removed with a dead writer, kept with a live one', async () => {
+    const source = join(scratch, 'source-folders');
+    mkdirSync(join(source, 'week2'), { recursive: true });
+    writeFileSync(join(source, 'week2', 'task.md'), '# Task\n');
+    const tree = await snapshotTree(source, blobs, null);
+
+    const target = join(scratch, 'target-folders');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const deadTemp = `.handout-tmp-${dead.toString(36)}.0123456789ab-3`;
+    const liveTemp = `.handout-tmp-${process.ppid.toString(36)}.0123456789ab-3`;
+    for (const temp of [deadTemp, liveTemp]) {
+      mkdirSync(join(target, temp, 'deep'), { recursive: true });
+      writeFileSync(join(target, temp, 'deep', 'part.md'), 'half');
+    }
+
+    await materializeTree(blobs, tree.rootTree, target, { strategy: 'mirror' });
+    expect(readdirSync(target).sort()).toEqual([liveTemp, 'week2'].sort());
+    expect(readdirSync(join(target, 'week2'))).toEqual(['task.md']);
+  });
 });

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -210,6 +211,17 @@ describe('writing files', () => {
     await store.delete(await shaOf('short.txt'));
     target = freshDir('damaged-target');
     await expect(materializeTree(store, rootTree, target, { strategy: 'mirror', subPaths: ['long.bin'] })).rejects.toMatchObject({ code: 'internal', message: expect.stringMatching(/of \/long\.bin is damaged/) });
+
+    // A folder the target lacks is built out of sight: a failure inside it leaves neither the folder
+    // nor its temp, and names the file by its place in the tree.
+    const deep = freshDir('damaged-deep-src');
+    build(deep, { 'kept.txt': 'old', 'unit/a.txt': 'fine', 'unit/inner/b.txt': 'will be cut short', 'unit/inner/c.txt': 'fine too' });
+    const deepTree = (await snapshotTree(deep, store, null, {})).rootTree;
+    truncateSync(store.pathOf(createHash('sha256').update('will be cut short').digest('hex')), 3);
+    target = freshDir('damaged-target');
+    build(target, { 'kept.txt': 'old' });
+    await expect(materializeTree(store, deepTree, target, { strategy: 'overwrite' })).rejects.toMatchObject({ code: 'internal', message: expect.stringMatching(/of \/unit\/inner\/b\.txt is damaged/) });
+    expect(readdirSync(target)).toEqual(['kept.txt']);
 
     await store.delete(await shaOf('gone.txt'));
     target = freshDir('damaged-target');

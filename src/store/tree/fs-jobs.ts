@@ -262,14 +262,16 @@ export interface FileJobError extends Error {
 /**
  * Writes each file into the directory `dir` whole: a new temp file (O_EXCL | O_NOFOLLOW, so nothing
  * planted at its name is followed), the blob's bytes, its mode, optionally fsync, then rename()
- * over the name, which replaces a file or symlink there and never follows it. Stops at the first
- * failure, removing that file's temp file, and throws it with its index; files before it stay written.
+ * over the name, which replaces a file or symlink there and never follows it. With `direct`, for a
+ * folder no one can see yet (inside a folder still under its temp name), the file is created at its
+ * own name instead (O_EXCL still: nothing there is replaced or followed) and not renamed. Stops at the
+ * first failure, removing that file's temp file, and throws it with its index; files before it stay written.
  */
-export function writeFiles(args: { dir: string; tempPrefix: string; files: FileToWrite[]; fsync: boolean; kernelCopy: boolean }): { written: number; bytes: number } {
+export function writeFiles(args: { dir: string; tempPrefix: string; files: FileToWrite[]; fsync: boolean; kernelCopy: boolean; direct: boolean }): { written: number; bytes: number } {
   const buffer = Buffer.allocUnsafe(256 * 1024);
   let bytes = 0;
   args.files.forEach((file, index) => {
-    const temp = `${args.dir}/${args.tempPrefix}${index.toString(36)}`;
+    const temp = args.direct ? `${args.dir}/${file.name}` : `${args.dir}/${args.tempPrefix}${index.toString(36)}`;
     let fd: number;
     try {
       fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
@@ -282,7 +284,7 @@ export function writeFiles(args: { dir: string; tempPrefix: string; files: FileT
       if (args.fsync) fs.fsyncSync(fd); // fsync, not fdatasync: the mode set just above must last too
       fs.closeSync(fd);
       fd = -1;
-      fs.renameSync(temp, `${args.dir}/${file.name}`);
+      if (!args.direct) fs.renameSync(temp, `${args.dir}/${file.name}`);
     } catch (err) {
       if (fd >= 0) fs.closeSync(fd);
       try {

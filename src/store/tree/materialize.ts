@@ -86,13 +86,32 @@ interface Subdir {
   entry: DirEntry;
   id: Identity;
   finalMode: number;
+  /** Set for a folder built under this temp name and moved to its own once full (see NewFolders). */
+  temp?: string;
+}
+
+/**
+ * Where the folders a listing lacks are built. 'temp': under a temp name beside their place, then
+ * renamed into it once full, so a new folder appears whole (and its files need no rename of their
+ * own: no one sees them before the folder). 'inside': in a folder still under its temp name, at their
+ * own names. 'in-place': created at their names and filled there (ignore_existing, which must never
+ * replace what appears at a name meanwhile, and a read-only folder, where that rename would fail).
+ */
+type NewFolders = 'temp' | 'inside' | 'in-place';
+
+/** A folder under its temp name, not yet moved into place: removed if the materialize fails. */
+interface Building {
+  parentRel: string;
+  parentId: Identity;
+  temp: string;
+  name: string;
 }
 
 const relJoin = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
 
 /**
- * Writes the tree (or `subPaths` of it) into `targetDir`. Each file appears whole (temp file + rename);
- * symlinks are recreated as links; nothing is ever written through a symlink found in the target — a
+ * Writes the tree (or `subPaths` of it) into `targetDir`. Each file appears whole (temp file + rename),
+ * and so does each folder the target lacks (built under a temp name, then renamed; see NewFolders); symlinks are recreated as links; nothing is ever written through a symlink found in the target — a
  * link where a folder belongs is replaced (or, with ignore_existing, left alone and skipped).
  * 'mirror' also removes what the tree does not have, inside the selected paths only.
  */
@@ -143,6 +162,18 @@ async function selectPaths(blobs: BlobStore, rootTree: string, subPaths: string[
   return selections.filter((s, i) => !selections.slice(0, i).some((o) => within(s.parts, o.parts)));
 }
 
+/** A failure's message with the paths inside folders still under their temp names given as in the tree. */
+function inTreeTerms(err: unknown, unfinished: Building[]): unknown {
+  if (!(err instanceof FileTreeError)) return err;
+  let message = err.message;
+  for (const b of unfinished) {
+    // The whole temp name only (`…-1` must not match `…-10`): followed by a slash, a space or the end.
+    const escaped = `/${relJoin(b.parentRel, b.temp)}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    message = message.replace(new RegExp(`${escaped}(?=[/\\s]|$)`, 'g'), () => `/${relJoin(b.parentRel, b.name)}`);
+  }
+  return message === err.message ? err : new FileTreeError(err.code, message, { cause: err.cause });
+}
+
 class Materializer {
   // A folder task holds its slot (and its open descriptor) while the workers write its files; the
   // workers wait for nothing, so this cannot deadlock.
@@ -151,6 +182,7 @@ class Materializer {
   private readonly progress;
   private readonly keepExisting: boolean;
   private readonly mirror: boolean;
+  private readonly building = new Set<Building>();
 
   constructor(
     private readonly anchor: TreeAnchor,
@@ -176,13 +208,15 @@ class Materializer {
     } catch (err) {
       this.dirPool.stop(err as Error);
       await this.dirPool.idle();
+      const unfinished = [...this.building];
+      await this.removeUnfinished();
       if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
-      throw err;
+      throw inTreeTerms(err, unfinished);
     }
   }
 
   private async apply({ parts, chain }: Selection): Promise<void> {
-    if (parts.length === 0) return this.fillDir('', this.anchor.rootIdentity, this.rootTree, this.mirror);
+    if (parts.length === 0) return this.fillDir('', this.anchor.rootIdentity, this.rootTree, this.mirror, false);
     let rel = '';
     let id = this.anchor.rootIdentity;
     const made: Array<{ rel: string; id: Identity; mode: number }> = [];
@@ -220,12 +254,16 @@ class Materializer {
     }
   }
 
-  private async fillDir(rel: string, id: Identity, treeSha: string, mirror: boolean): Promise<void> {
-    await this.applyEntries(rel, id, await readTree(this.blobs, treeSha), mirror);
+  private async fillDir(rel: string, id: Identity, treeSha: string, mirror: boolean, hidden: boolean): Promise<void> {
+    await this.applyEntries(rel, id, await readTree(this.blobs, treeSha), mirror, hidden);
   }
 
-  /** Writes `entries` into the folder at `rel`, then fills its sub-folders, then sets their modes. */
-  private async applyEntries(rel: string, id: Identity, entries: readonly TreeEntry[], mirror: boolean): Promise<void> {
+  /**
+   * Writes `entries` into the folder at `rel`, then fills its sub-folders, then sets their modes (and
+   * moves those built under a temp name into place). `hidden`: the folder is one this run created
+   * out of sight (under a temp name, or inside such a folder), so it holds nothing else.
+   */
+  private async applyEntries(rel: string, id: Identity, entries: readonly TreeEntry[], mirror: boolean, hidden = false): Promise<void> {
     const subdirs: Subdir[] = [];
     await this.dirPool.run(async () => {
       const dir = await this.anchor.openDir(rel, id);
@@ -233,28 +271,59 @@ class Materializer {
       try {
         // Owner-writable while we add entries (a read-only folder from an earlier restore), then as it was.
         if ((mode & 0o700) !== 0o700) await dir.handle.chmod(mode | 0o700);
-        const present = await this.tidy(dir, new Set(entries.map((e) => e.name)), mirror);
+        const present = hidden ? new Map<string, 'dir'>() : await this.tidy(dir, new Set(entries.map((e) => e.name)), mirror);
+        const newFolders: NewFolders = hidden ? 'inside' : this.keepExisting || (mode & 0o700) !== 0o700 ? 'in-place' : 'temp';
         const files: FileEntry[] = [];
         for (const entry of entries) {
           try {
-            if (await this.putEntry(dir, entry, present.get(entry.name), subdirs)) files.push(entry as FileEntry);
+            if (await this.putEntry(dir, entry, present.get(entry.name), subdirs, newFolders)) files.push(entry as FileEntry);
           } catch (err) {
             throw asConflict(err, dir.relOf(entry.name));
           }
         }
-        await this.writeFiles(dir, files);
+        await this.writeFiles(dir, files, hidden);
       } finally {
         if ((mode & 0o700) !== 0o700) await dir.handle.chmod(mode).catch(() => undefined);
         await dir.close();
       }
     });
     await Promise.all(
-      subdirs.map(async ({ entry, id: subId, finalMode }) => {
-        const subRel = relJoin(rel, entry.name);
-        await this.fillDir(subRel, subId, entry.sha256, this.mirror);
+      subdirs.map(async ({ entry, id: subId, finalMode, temp }) => {
+        const building = temp === undefined ? undefined : { parentRel: rel, parentId: id, temp, name: entry.name };
+        if (building) this.building.add(building);
+        const subRel = relJoin(rel, temp ?? entry.name);
+        await this.fillDir(subRel, subId, entry.sha256, this.mirror, hidden || building !== undefined);
         await this.setMode(subRel, subId, finalMode);
+        if (building) await this.moveIntoPlace(building);
       }),
     );
+  }
+
+  /** Renames a folder built under its temp name to its own, in the same parent (so its mode does not matter). */
+  private async moveIntoPlace(building: Building): Promise<void> {
+    const { parentRel, parentId, temp, name } = building;
+    await this.dirPool.run(async () => {
+      const dir = await this.anchor.openDir(parentRel, parentId);
+      try {
+        // Fails for what appeared at the name meanwhile (ENOTDIR, ENOTEMPTY) unless it is an empty folder.
+        await rename(dir.child(temp), dir.child(name));
+        await this.small.dirChanged(dir);
+      } catch (err) {
+        throw asConflict(err, dir.relOf(name));
+      } finally {
+        await dir.close();
+      }
+    });
+    this.building.delete(building);
+    this.small.moved(relJoin(parentRel, temp), relJoin(parentRel, name));
+  }
+
+  /** After a failure: removes the folders still under their temp names (a crash leaves them to the next run's tidy). */
+  private async removeUnfinished(): Promise<void> {
+    for (const { parentRel, parentId, temp } of this.building) {
+      const dir = await this.anchor.openDir(parentRel, parentId).catch(() => undefined);
+      if (dir) await removeEntry(dir, temp).catch(() => undefined).finally(() => dir.close());
+    }
   }
 
   /**
@@ -262,7 +331,7 @@ class Materializer {
    * folder or symlink in place; a folder is only created here and filled later (listed in `subdirs`).
    * True for a file to write.
    */
-  private async putEntry(dir: OpenDir, entry: TreeEntry, existing: 'dir' | 'other' | undefined, subdirs: Subdir[]): Promise<boolean> {
+  private async putEntry(dir: OpenDir, entry: TreeEntry, existing: 'dir' | 'other' | undefined, subdirs: Subdir[], newFolders: NewFolders): Promise<boolean> {
     if (entry.type === 'dir' && existing === 'dir') {
       const st = await lstat(dir.child(entry.name), { bigint: true });
       if (st.isDirectory()) {
@@ -277,10 +346,12 @@ class Materializer {
     }
     if (existing && (entry.type === 'dir' || existing === 'dir')) await this.remove(dir, entry.name);
     if (entry.type === 'dir') {
-      await mkdir(dir.child(entry.name), 0o700); // owner-writable until its content is in place
+      const temp = newFolders === 'temp' ? tempName() : undefined;
+      const path = dir.child(temp ?? entry.name);
+      await mkdir(path, 0o700); // owner-writable until its content is in place
       await this.small.dirChanged(dir);
       this.result.dirsCreated++;
-      subdirs.push({ entry, id: identityOf(await lstat(dir.child(entry.name), { bigint: true })), finalMode: entry.mode });
+      subdirs.push({ entry, id: identityOf(await lstat(path, { bigint: true })), finalMode: entry.mode, temp });
       return false;
     }
     // A file or link replaces what is there by rename(), so a link in the target is replaced, never followed.
@@ -303,8 +374,11 @@ class Materializer {
         continue;
       }
       if (isUtf8 && name.startsWith(TEMP_PREFIX)) {
+        // A folder's mtime only tells when its own entries last changed, not whether a live writer is
+        // still filling a folder deep inside it: a temp folder goes only with its writer.
         const temp = await lstat(dir.child(name)).catch(() => undefined);
-        if (temp && (writerIsGone(name) || Date.now() - temp.mtimeMs > STALE_TEMP_MS)) await unlink(dir.child(name)).catch(() => undefined);
+        const stale = temp && (writerIsGone(name) || (!temp.isDirectory() && Date.now() - temp.mtimeMs > STALE_TEMP_MS));
+        if (stale) await removeEntry(dir, name).catch(() => undefined);
         continue; // a fresh one of a live writer belongs to a run still going on
       }
       if (mirror) await this.remove(dir, raw).catch((err) => Promise.reject(asConflict(err, dir.relOf(name))));
@@ -313,11 +387,12 @@ class Materializer {
   }
 
   /**
-   * Writes the folder's files through the worker threads, in batches. Every batch is waited for, even
+   * Writes the folder's files through the worker threads, in batches (`direct`: at their own names, in
+   * a folder no one sees yet; see fs-jobs writeFiles). Every batch is waited for, even
    * after one failed: a worker still using the folder's /proc path must finish before it is closed,
    * or its number could name another folder opened meanwhile.
    */
-  private async writeFiles(dir: OpenDir, files: FileEntry[]): Promise<void> {
+  private async writeFiles(dir: OpenDir, files: FileEntry[], direct: boolean): Promise<void> {
     const batches: FileEntry[][] = [];
     let bytes = Infinity;
     for (const file of files) {
@@ -329,12 +404,12 @@ class Materializer {
       bytes += file.size;
     }
     const folder = folderCount++;
-    const outcomes = await Promise.allSettled(batches.map((batch) => this.writeBatch(dir, batch, folder)));
+    const outcomes = await Promise.allSettled(batches.map((batch) => this.writeBatch(dir, batch, folder, direct)));
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
-  private async writeBatch(dir: OpenDir, batch: FileEntry[], folder: number): Promise<void> {
+  private async writeBatch(dir: OpenDir, batch: FileEntry[], folder: number, direct: boolean): Promise<void> {
     this.dirPool.assertRunning();
     const files = batch.map((entry) => {
       dir.child(entry.name); // throws for a name that is not exactly one path component
@@ -344,7 +419,7 @@ class Materializer {
     const fsync = this.durability === 'per-file' || this.small.syncFiles(files.length);
     try {
       await this.small.dirChanged(dir);
-      done = await fsPool().run('writeFiles', { dir: dir.base, tempPrefix: `${tempName()}-`, files, fsync, kernelCopy: procFdAvailable() }, folder);
+      done = await fsPool().run('writeFiles', { dir: dir.base, tempPrefix: `${tempName()}-`, files, fsync, kernelCopy: procFdAvailable(), direct }, folder);
     } catch (err) {
       const entry = err instanceof FsJobError && err.index !== undefined ? batch[err.index] : undefined;
       if (!entry || !(err instanceof FsJobError)) throw err;

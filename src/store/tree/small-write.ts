@@ -37,6 +37,15 @@ export class SmallWrite {
     if (this.dirs.size > SMALL_WRITE_DIRS) this.small = false;
   }
 
+  /** A folder built under a temp name (`from`) was renamed to `to`: what was recorded in it is found there now. */
+  moved(from: string, to: string): void {
+    for (const [rel, id] of [...this.dirs]) {
+      if (rel !== from && !rel.startsWith(`${from}/`)) continue;
+      this.dirs.delete(rel);
+      this.dirs.set(to + rel.slice(from.length), id);
+    }
+  }
+
   /** Something was written that only a syncfs makes durable here (a symlink's own inode). */
   needsFileSystemSync(): void {
     this.small = false;
