@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, symlink, unlink } from 'node:fs/promises';
 import { MaterializeStrategy, type DirEntry, type FileEntry, type MaterializeResult, type SymlinkEntry, type TreeEntry } from '../../domain/trees';
 import type { BlobStore } from '../blob-store';
@@ -8,7 +7,8 @@ import { SmallWrite } from './small-write';
 import { abortError, FileTreeError } from './errors';
 import { FsJobError, fsPool } from './fs-pool';
 import { TaskPool, throttled } from './limit';
-import { parseRelPath, readTree, resolveChain } from './read';
+import { isLeftover, TEMP_PREFIX, tempName } from './temp-names';
+import { readTree, selectPaths, type Selection } from './read';
 
 export interface MaterializeOptions {
   /** Restore only these relative paths (files or folders): absent, or one of them '', means the whole tree; [] means nothing. */
@@ -44,29 +44,6 @@ async function durabilityFor(strategy: MaterializeStrategy, fsync: boolean): Pro
   return strategy !== 'ignore_existing' && (await canSyncFileSystem()) ? 'at-end' : 'per-file';
 }
 
-// Our temp files inside the target: `.handout-tmp-<writer pid>.<random>-<n>`. A crashed writer's
-// leftovers are removed by the next run through that folder as soon as that pid is gone (the data
-// directory is local to this machine), and in any case once they are an hour old.
-const TEMP_PREFIX = '.handout-tmp-';
-const STALE_TEMP_MS = 60 * 60 * 1000;
-// The pid, then random per process (runs never collide), then a counter: cheaper than random bytes per file.
-const tempTag = `${process.pid.toString(36)}.${randomBytes(6).toString('hex')}-`;
-
-/** True when the temp file's writer (named in it) is a process that no longer exists. */
-function writerIsGone(name: string): boolean {
-  const m = /^\.handout-tmp-([0-9a-z]+)\./.exec(name);
-  if (!m) return false;
-  const pid = parseInt(m[1]!, 36);
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-let tempCount = 0;
-const tempName = () => `${TEMP_PREFIX}${tempTag}${(tempCount++).toString(36)}`;
 // How often progress is reported while the final sync runs.
 const SYNC_PROGRESS_MS = 1000;
 // A batch of files is one worker job, and a folder's batches all go to one worker (creating files in
@@ -75,12 +52,6 @@ const SYNC_PROGRESS_MS = 1000;
 const BATCH_FILES = 1024;
 const BATCH_BYTES = 64 << 20;
 let folderCount = 0;
-
-interface Selection {
-  parts: string[];
-  /** The tree's entries along `parts`, outermost first. */
-  chain: TreeEntry[];
-}
 
 interface Subdir {
   entry: DirEntry;
@@ -146,20 +117,6 @@ export async function materializeTree(blobs: BlobStore, rootTree: string, target
     }
   }
   return result;
-}
-
-/** Resolves every sub-path before anything is written (a bad one changes nothing) and drops those inside another. */
-async function selectPaths(blobs: BlobStore, rootTree: string, subPaths: string[] | undefined): Promise<Selection[]> {
-  const selections: Selection[] = [];
-  for (const relPath of subPaths ?? ['']) {
-    const parts = parseRelPath(relPath);
-    const chain = await resolveChain(blobs, rootTree, relPath);
-    if (!chain) throw new FileTreeError('not_found', `/${parts.join('/')} is not in the snapshot`);
-    selections.push({ parts, chain });
-  }
-  selections.sort((a, b) => a.parts.length - b.parts.length);
-  const within = (inner: string[], outer: string[]) => outer.length <= inner.length && outer.every((p, i) => p === inner[i]);
-  return selections.filter((s, i) => !selections.slice(0, i).some((o) => within(s.parts, o.parts)));
 }
 
 /** A failure's message with the paths inside folders still under their temp names given as in the tree. */
@@ -374,11 +331,8 @@ class Materializer {
         continue;
       }
       if (isUtf8 && name.startsWith(TEMP_PREFIX)) {
-        // A folder's mtime only tells when its own entries last changed, not whether a live writer is
-        // still filling a folder deep inside it: a temp folder goes only with its writer.
         const temp = await lstat(dir.child(name)).catch(() => undefined);
-        const stale = temp && (writerIsGone(name) || (!temp.isDirectory() && Date.now() - temp.mtimeMs > STALE_TEMP_MS));
-        if (stale) await removeEntry(dir, name).catch(() => undefined);
+        if (temp && isLeftover(name, temp)) await removeEntry(dir, name).catch(() => undefined);
         continue; // a fresh one of a live writer belongs to a run still going on
       }
       if (mirror) await this.remove(dir, raw).catch((err) => Promise.reject(asConflict(err, dir.relOf(name))));

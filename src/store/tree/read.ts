@@ -64,3 +64,23 @@ export async function listDir(blobs: BlobStore, rootTree: string, relPath: strin
   if (entry.type !== 'dir') throw new FileTreeError('not_found', `/${parseRelPath(relPath).join('/')} is not a folder`);
   return readTree(blobs, entry.sha256);
 }
+
+export interface Selection {
+  parts: string[];
+  /** The tree's entries along `parts`, outermost first. */
+  chain: TreeEntry[];
+}
+
+/** Resolves every sub-path before anything is written (a bad one changes nothing) and drops those inside another. */
+export async function selectPaths(blobs: BlobStore, rootTree: string, subPaths: string[] | undefined): Promise<Selection[]> {
+  const selections: Selection[] = [];
+  for (const relPath of subPaths ?? ['']) {
+    const parts = parseRelPath(relPath);
+    const chain = await resolveChain(blobs, rootTree, relPath);
+    if (!chain) throw new FileTreeError('not_found', `/${parts.join('/')} is not in the snapshot`);
+    selections.push({ parts, chain });
+  }
+  selections.sort((a, b) => a.parts.length - b.parts.length);
+  const within = (inner: string[], outer: string[]) => outer.length <= inner.length && outer.every((p, i) => p === inner[i]);
+  return selections.filter((s, i) => !selections.slice(0, i).some((o) => within(s.parts, o.parts)));
+}
