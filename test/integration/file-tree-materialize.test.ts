@@ -222,6 +222,13 @@ describe('writing files', () => {
     build(target, { 'kept.txt': 'old' });
     await expect(materializeTree(store, deepTree, target, { strategy: 'overwrite' })).rejects.toMatchObject({ code: 'internal', message: expect.stringMatching(/of \/unit\/inner\/b\.txt is damaged/) });
     expect(readdirSync(target)).toEqual(['kept.txt']);
+    // A new folder is made before the files beside it are written: when one of those fails, it goes too.
+    const beside = freshDir('damaged-beside-src');
+    build(beside, { 'bad.txt': 'will be cut short', 'unit2/x.txt': 'fine' });
+    const besideTree = (await snapshotTree(beside, store, null, {})).rootTree; // stores that blob whole again
+    truncateSync(store.pathOf(createHash('sha256').update('will be cut short').digest('hex')), 3);
+    await expect(materializeTree(store, besideTree, target, { strategy: 'overwrite' })).rejects.toMatchObject({ code: 'internal', message: expect.stringMatching(/of \/bad\.txt is damaged/) });
+    expect(readdirSync(target)).toEqual(['kept.txt']);
 
     await store.delete(await shaOf('gone.txt'));
     target = freshDir('damaged-target');

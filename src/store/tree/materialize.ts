@@ -57,8 +57,8 @@ interface Subdir {
   entry: DirEntry;
   id: Identity;
   finalMode: number;
-  /** Set for a folder built under this temp name and moved to its own once full (see NewFolders). */
-  temp?: string;
+  /** Set for a folder built under a temp name and moved to its own once full (see NewFolders). */
+  building?: Building;
 }
 
 /**
@@ -82,7 +82,8 @@ const relJoin = (dir: string, name: string) => (dir === '' ? name : `${dir}/${na
 
 /**
  * Writes the tree (or `subPaths` of it) into `targetDir`. Each file appears whole (temp file + rename),
- * and so does each folder the target lacks (built under a temp name, then renamed; see NewFolders); symlinks are recreated as links; nothing is ever written through a symlink found in the target — a
+ * and so does each folder the target lacks (built under a temp name, then renamed; see NewFolders);
+ * symlinks are recreated as links; nothing is ever written through a symlink found in the target — a
  * link where a folder belongs is replaced (or, with ignore_existing, left alone and skipped).
  * 'mirror' also removes what the tree does not have, inside the selected paths only.
  */
@@ -233,7 +234,7 @@ class Materializer {
         const files: FileEntry[] = [];
         for (const entry of entries) {
           try {
-            if (await this.putEntry(dir, entry, present.get(entry.name), subdirs, newFolders)) files.push(entry as FileEntry);
+            if (await this.putEntry(dir, id, entry, present.get(entry.name), subdirs, newFolders)) files.push(entry as FileEntry);
           } catch (err) {
             throw asConflict(err, dir.relOf(entry.name));
           }
@@ -245,10 +246,8 @@ class Materializer {
       }
     });
     await Promise.all(
-      subdirs.map(async ({ entry, id: subId, finalMode, temp }) => {
-        const building = temp === undefined ? undefined : { parentRel: rel, parentId: id, temp, name: entry.name };
-        if (building) this.building.add(building);
-        const subRel = relJoin(rel, temp ?? entry.name);
+      subdirs.map(async ({ entry, id: subId, finalMode, building }) => {
+        const subRel = relJoin(rel, building?.temp ?? entry.name);
         await this.fillDir(subRel, subId, entry.sha256, this.mirror, hidden || building !== undefined);
         await this.setMode(subRel, subId, finalMode);
         if (building) await this.moveIntoPlace(building);
@@ -288,7 +287,7 @@ class Materializer {
    * folder or symlink in place; a folder is only created here and filled later (listed in `subdirs`).
    * True for a file to write.
    */
-  private async putEntry(dir: OpenDir, entry: TreeEntry, existing: 'dir' | 'other' | undefined, subdirs: Subdir[], newFolders: NewFolders): Promise<boolean> {
+  private async putEntry(dir: OpenDir, dirId: Identity, entry: TreeEntry, existing: 'dir' | 'other' | undefined, subdirs: Subdir[], newFolders: NewFolders): Promise<boolean> {
     if (entry.type === 'dir' && existing === 'dir') {
       const st = await lstat(dir.child(entry.name), { bigint: true });
       if (st.isDirectory()) {
@@ -303,12 +302,13 @@ class Materializer {
     }
     if (existing && (entry.type === 'dir' || existing === 'dir')) await this.remove(dir, entry.name);
     if (entry.type === 'dir') {
-      const temp = newFolders === 'temp' ? tempName() : undefined;
-      const path = dir.child(temp ?? entry.name);
+      const building = newFolders === 'temp' ? { parentRel: dir.rel, parentId: dirId, temp: tempName(), name: entry.name } : undefined;
+      const path = dir.child(building?.temp ?? entry.name);
       await mkdir(path, 0o700); // owner-writable until its content is in place
+      if (building) this.building.add(building); // from here on, a failure removes it
       await this.small.dirChanged(dir);
       this.result.dirsCreated++;
-      subdirs.push({ entry, id: identityOf(await lstat(path, { bigint: true })), finalMode: entry.mode, temp });
+      subdirs.push({ entry, id: identityOf(await lstat(path, { bigint: true })), finalMode: entry.mode, building });
       return false;
     }
     // A file or link replaces what is there by rename(), so a link in the target is replaced, never followed.
