@@ -29,7 +29,8 @@ export interface ApplyInput {
 export function createApplyStageActivities({ catalog, dataDir }: ActivityDeps) {
   return {
     /**
-     * Writes files from the snapshot's tree: each file whole (temp + rename). Retry-safe: writing the
+     * Writes files from the snapshot's tree: each file whole (temp + rename), each folder the target
+     * lacks whole (built under a temp name, then renamed). Retry-safe: writing the
      * same tree again gives the same bytes, and `mirror` removes only what the tree does not have.
      */
     async applyFiles(input: ApplyInput & { strategy: MaterializeStrategy }): Promise<MaterializeResult> {
