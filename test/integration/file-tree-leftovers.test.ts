@@ -9,6 +9,12 @@ import { materializeTree, snapshotTree } from '../../src/store/file-tree';
 // A writer killed in the middle of a file leaves its temp file; the next run through that folder
 // removes it at once when its writer (named in the file name) is gone, and keeps a live writer's.
 
+/** Temp names as a materialize makes them: one of a writer that has exited, one of a live one (jest's parent). */
+function leftoverNames(): { deadTemp: string; liveTemp: string } {
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  return { deadTemp: `.handout-tmp-${dead.toString(36)}.0123456789ab-7`, liveTemp: `.handout-tmp-${process.ppid.toString(36)}.0123456789ab-7` };
+}
+
 describe('temp files a killed writer left behind', () => {
   let scratch: string;
   let blobs: BlobStore;
@@ -26,9 +32,7 @@ describe('temp files a killed writer left behind', () => {
 
     const target = join(scratch, 'target');
     mkdirSync(join(target, 'week1'), { recursive: true });
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a process that has exited
-    const deadTemp = `.handout-tmp-${dead.toString(36)}.0123456789ab-7`;
-    const liveTemp = `.handout-tmp-${process.ppid.toString(36)}.0123456789ab-7`;
+    const { deadTemp, liveTemp } = leftoverNames();
     writeFileSync(join(target, 'week1', deadTemp), 'half a fi');
     writeFileSync(join(target, 'week1', liveTemp), 'being writ');
 
@@ -43,9 +47,7 @@ describe('temp files a killed writer left behind', () => {
     const tree = await snapshotTree(source, blobs, null);
 
     const target = join(scratch, 'target-folders');
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-    const deadTemp = `.handout-tmp-${dead.toString(36)}.0123456789ab-3`;
-    const liveTemp = `.handout-tmp-${process.ppid.toString(36)}.0123456789ab-3`;
+    const { deadTemp, liveTemp } = leftoverNames();
     for (const temp of [deadTemp, liveTemp]) {
       mkdirSync(join(target, temp, 'deep'), { recursive: true });
       writeFileSync(join(target, temp, 'deep', 'part.md'), 'half');

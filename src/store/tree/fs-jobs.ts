@@ -271,10 +271,12 @@ export function writeFiles(args: { dir: string; tempPrefix: string; files: FileT
   const buffer = Buffer.allocUnsafe(256 * 1024);
   let bytes = 0;
   args.files.forEach((file, index) => {
-    const temp = args.direct ? `${args.dir}/${file.name}` : `${args.dir}/${args.tempPrefix}${index.toString(36)}`;
+    const target = `${args.dir}/${file.name}`;
+    // Where the bytes go first: a temp file, or the file itself in a folder no one sees yet.
+    const path = args.direct ? target : `${args.dir}/${args.tempPrefix}${index.toString(36)}`;
     let fd: number;
     try {
-      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+      fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     } catch (err) {
       throw Object.assign(err as FileJobError, { index, stage: 'target' });
     }
@@ -284,11 +286,11 @@ export function writeFiles(args: { dir: string; tempPrefix: string; files: FileT
       if (args.fsync) fs.fsyncSync(fd); // fsync, not fdatasync: the mode set just above must last too
       fs.closeSync(fd);
       fd = -1;
-      if (!args.direct) fs.renameSync(temp, `${args.dir}/${file.name}`);
+      if (path !== target) fs.renameSync(path, target);
     } catch (err) {
       if (fd >= 0) fs.closeSync(fd);
       try {
-        fs.unlinkSync(temp);
+        fs.unlinkSync(path); // ours: O_EXCL made it
       } catch {
         // already renamed, or never there
       }

@@ -186,7 +186,7 @@ class Materializer {
       if (step.created) made.push({ rel, id, mode: entry.mode });
     }
     // Only the selected entry is written here: its siblings are outside the selection, even for mirror.
-    await this.applyEntries(rel, id, [chain[chain.length - 1]!], false);
+    await this.applyEntries(rel, id, [chain[chain.length - 1]!], false, false);
     for (const dir of made.reverse()) await this.setMode(dir.rel, dir.id, dir.mode);
   }
 
@@ -221,16 +221,17 @@ class Materializer {
    * moves those built under a temp name into place). `hidden`: the folder is one this run created
    * out of sight (under a temp name, or inside such a folder), so it holds nothing else.
    */
-  private async applyEntries(rel: string, id: Identity, entries: readonly TreeEntry[], mirror: boolean, hidden = false): Promise<void> {
+  private async applyEntries(rel: string, id: Identity, entries: readonly TreeEntry[], mirror: boolean, hidden: boolean): Promise<void> {
     const subdirs: Subdir[] = [];
     await this.dirPool.run(async () => {
       const dir = await this.anchor.openDir(rel, id);
       const mode = (await dir.handle.stat()).mode & 0o7777;
+      const readOnly = (mode & 0o700) !== 0o700;
       try {
         // Owner-writable while we add entries (a read-only folder from an earlier restore), then as it was.
-        if ((mode & 0o700) !== 0o700) await dir.handle.chmod(mode | 0o700);
+        if (readOnly) await dir.handle.chmod(mode | 0o700);
         const present = hidden ? new Map<string, 'dir'>() : await this.tidy(dir, new Set(entries.map((e) => e.name)), mirror);
-        const newFolders: NewFolders = hidden ? 'inside' : this.keepExisting || (mode & 0o700) !== 0o700 ? 'in-place' : 'temp';
+        const newFolders: NewFolders = hidden ? 'inside' : this.keepExisting || readOnly ? 'in-place' : 'temp';
         const files: FileEntry[] = [];
         for (const entry of entries) {
           try {
@@ -241,7 +242,7 @@ class Materializer {
         }
         await this.writeFiles(dir, files, hidden);
       } finally {
-        if ((mode & 0o700) !== 0o700) await dir.handle.chmod(mode).catch(() => undefined);
+        if (readOnly) await dir.handle.chmod(mode).catch(() => undefined);
         await dir.close();
       }
     });

@@ -39,6 +39,7 @@ export class SmallWrite {
 
   /** A folder built under a temp name (`from`) was renamed to `to`: what was recorded in it is found there now. */
   moved(from: string, to: string): void {
+    if (!this.small) return; // nothing recorded will be synced one by one
     for (const [rel, id] of [...this.dirs]) {
       if (rel !== from && !rel.startsWith(`${from}/`)) continue;
       this.dirs.delete(rel);
