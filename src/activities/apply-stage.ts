@@ -6,6 +6,7 @@ import type { CatalogDb } from '../store/catalog/db';
 import { blobStoreOf } from '../store/blobs';
 import { instancePaths } from '../store/instance-storage';
 import { readSnapshotObject } from '../store/snapshot-objects';
+import { StatCache } from '../store/stat-cache';
 import { materializeTree } from '../store/file-tree';
 import { withWarehouse } from '../store/warehouse';
 import type { ActivityDeps } from './deps';
@@ -30,17 +31,24 @@ export function createApplyStageActivities({ catalog, dataDir }: ActivityDeps) {
   return {
     /**
      * Writes files from the snapshot's tree: each file whole (temp + rename), each folder the target
-     * lacks whole (built under a temp name, then renamed). Retry-safe: writing the
-     * same tree again gives the same bytes, and `mirror` removes only what the tree does not have.
+     * lacks whole (built under a temp name, then renamed); with `skipUnchanged`, not the files the
+     * target's stat cache says already hold their bytes. Retry-safe: writing the same tree again gives the same bytes, a
+     * file written by the failed attempt no longer matches the cache, and `mirror` removes only what
+     * the tree does not have.
      */
-    async applyFiles(input: ApplyInput & { strategy: MaterializeStrategy }): Promise<MaterializeResult> {
+    async applyFiles(input: ApplyInput & { strategy: MaterializeStrategy; skipUnchanged?: boolean }): Promise<MaterializeResult> {
       const ctx = Context.current();
       const blobs = await blobStoreOf(dataDir);
       const object = await readSnapshotObject(blobs, input.objectSha256);
+      const paths = instancePaths(dataDir, input.targetInstanceId);
+      // What the target's last capture hashed: with a restore's safety snapshot just taken, every file
+      // still exactly as it was then, and holding what the tree has, is left alone.
+      const known = input.skipUnchanged && input.strategy !== 'ignore_existing' ? await StatCache.use(paths.statCache, async (cache) => cache.knownContents()) : undefined;
       return diskFullAsFailure(() =>
-        materializeTree(blobs, object.files_tree, instancePaths(dataDir, input.targetInstanceId).files, {
+        materializeTree(blobs, object.files_tree, paths.files, {
           subPaths: input.selection.files ?? undefined,
           strategy: input.strategy,
+          known,
           signal: ctx.cancellationSignal,
           onProgress: (progress) => ctx.heartbeat(progress),
         }),

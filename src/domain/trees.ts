@@ -153,5 +153,7 @@ export const MaterializeResult = z.object({
   dirsCreated: z.number().int().nonnegative(),
   removed: z.number().int().nonnegative(),
   keptExisting: z.number().int().nonnegative(),
+  /** Files the target already held exactly (its stat cache said so), left alone. */
+  filesUnchanged: z.number().int().nonnegative(),
 });
 export type MaterializeResult = z.infer<typeof MaterializeResult>;

@@ -86,6 +86,15 @@ const RELEASED_KEPT = 8;
  */
 const inUse = new Map<string, Promise<void>>();
 
+/**
+ * What a folder's files are known to hold: the sha256 of the file `name` in `dirRel` while its stamp
+ * (`stampOf`) is exactly `stamp`. Nothing is known of a file that changed in any way since it was hashed.
+ */
+export interface KnownContents {
+  knowsDir(dirRel: string): boolean;
+  sha256Of(dirRel: string, name: string, stamp: string): string | undefined;
+}
+
 /** A stat cache backed by one file (outside the files tree); writes are atomic (temp + rename). */
 export class StatCache {
   // Folder → name → entry, so a walk finds a folder's entries without building each file's path.
@@ -266,6 +275,27 @@ export class StatCache {
     if (!e) return undefined;
     e.seen = this.generation;
     return e.trusted && e.stamp === stamp ? e : undefined;
+  }
+
+  /**
+   * A copy of what the cache trusts (see `lookup`), for a restore that skips the files already holding
+   * what it would write (materialize.ts `KnownContents`). A copy, so the cache itself can be released
+   * at once: a snapshot of the instance need not wait for the restore to finish.
+   */
+  knownContents(): KnownContents {
+    const dirs = new Map<string, Map<string, { stamp: string; sha256: string }>>();
+    for (const [dir, names] of this.dirs) {
+      const known = new Map<string, { stamp: string; sha256: string }>();
+      for (const [name, e] of names) if (e.trusted) known.set(name, { stamp: e.stamp, sha256: e.sha256 });
+      if (known.size > 0) dirs.set(dir, known);
+    }
+    return {
+      knowsDir: (dirRel) => dirs.has(dirRel),
+      sha256Of: (dirRel, name, stamp) => {
+        const e = dirs.get(dirRel)?.get(name);
+        return e?.stamp === stamp ? e.sha256 : undefined;
+      },
+    };
   }
 
   /** Notes that the blob of the entry `name` in `dirRel` was found in the store (see `Entry.verified`). */

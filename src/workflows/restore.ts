@@ -25,6 +25,8 @@ export interface RestoreInput {
 export interface RestoreResult {
   safety_snapshot: string;
   files_written: number;
+  /** Files the target already held exactly (the safety snapshot had just hashed them): left alone. */
+  files_unchanged: number;
   files_removed: number;
   tables: string[];
   apps: string[];
@@ -55,7 +57,7 @@ export async function restoreWorkflow(input: RestoreInput): Promise<RestoreResul
   // A partial restore touches only the kinds named; an empty list there means "none of this kind".
   const partial: StageSelection = whole ? input.selection : { files: input.selection.files ?? [], tables: input.selection.tables ?? [], apps: input.selection.apps ?? [] };
 
-  const applyFiles = () => (chosen('files') ? act.applyFiles({ ...stage, selection: partial, strategy: whole ? 'mirror' : 'overwrite' }) : null);
+  const applyFiles = () => (chosen('files') ? act.applyFiles({ ...stage, selection: partial, strategy: whole ? 'mirror' : 'overwrite', skipUnchanged: true }) : null);
   const applyTables = () => (chosen('tables') ? act.applyTables({ ...stage, selection: partial, mode: 'replace', exact: whole }) : null);
   const applyApps = () => (chosen('apps') ? catalogSteps(act).applyApps({ ...stage, selection: partial, mode: 'overwrite', exact: whole }) : null);
   let files, tables, apps;
@@ -86,6 +88,7 @@ export async function restoreWorkflow(input: RestoreInput): Promise<RestoreResul
       selection: input.selection,
       safety_snapshot: safety.name,
       files_written: files?.filesWritten ?? 0,
+      files_unchanged: files?.filesUnchanged ?? 0,
       files_removed: files?.removed ?? 0,
       tables: tables?.loaded ?? [],
       tables_dropped: tables?.dropped ?? [],
@@ -96,5 +99,5 @@ export async function restoreWorkflow(input: RestoreInput): Promise<RestoreResul
     task_id: workflowId,
   });
   Object.assign(progress, { done: 5, label: 'done' });
-  return { safety_snapshot: safety.name, files_written: files?.filesWritten ?? 0, files_removed: files?.removed ?? 0, tables: tables?.loaded ?? [], apps: apps?.written ?? [] };
+  return { safety_snapshot: safety.name, files_written: files?.filesWritten ?? 0, files_unchanged: files?.filesUnchanged ?? 0, files_removed: files?.removed ?? 0, tables: tables?.loaded ?? [], apps: apps?.written ?? [] };
 }

@@ -98,6 +98,28 @@ describe('snapshots: immutable, content-addressed; restore whole or in part', ()
     expect(restoredEvent).toMatchObject({ actor: 'user:alice@uni.edu', details: { snapshot: 'v1', whole: true, safety_snapshot: safetyName }, content_hashes: { snapshot: createdEvent.content_hashes.snapshot } });
   });
 
+  it('a restore leaves alone the files the target still holds exactly, and says how many', async () => {
+    const names = ['keep/a.txt', 'keep/b.txt', 'keep/c.txt', 'edit.txt'];
+    for (const name of names) await upload(stack, bob, `/files/unchanged/${name}`, `${name} as in the snapshot`, keys.bob);
+    const files = await filesOf('bob');
+    await fsClockPast(...names.map((name) => join(files, 'unchanged', name)));
+    expect(await runTask(stack, 'POST', `${bob}/snapshots`, { name: 'kept' }, keys.bob)).toMatchObject({ status: 'COMPLETED' });
+    const snapshotted = treeListing(join(files, 'unchanged'));
+    await upload(stack, bob, '/files/unchanged/edit.txt', 'edit.txt changed after it!!', keys.bob);
+    const inodeOf = (name: string) => lstatSync(join(files, 'unchanged', name)).ino;
+    const kept = names.slice(0, 3).map(inodeOf);
+    // Past the clock tick of the edit, so the safety snapshot's hashes are all trusted.
+    await fsClockPast(join(files, 'unchanged', 'edit.txt'));
+
+    const restored = await runTask(stack, 'POST', `${bob}/snapshots/kept/restore`, { files: ['/files/unchanged'] }, keys.bob);
+    expect(restored).toMatchObject({ status: 'COMPLETED', result: { files_written: 1, files_unchanged: 3 } });
+    expect(names.slice(0, 3).map(inodeOf)).toEqual(kept);
+    expect(readFileSync(join(files, 'unchanged', 'edit.txt'), 'utf8')).toBe('edit.txt as in the snapshot');
+    expect(treeListing(join(files, 'unchanged'))).toEqual(snapshotted);
+    const audit = (await stack.call<AuditEvent[]>('GET', `/api/v1/audit?subject=instance:uni/stats/bob`)).body;
+    expect(audit.find((e) => e.action === 'snapshot.restored' && e.details.snapshot === 'kept')).toMatchObject({ details: { files_written: 1, files_unchanged: 3 } });
+  });
+
   it('reads snapshot contents: files list, files get and tables export with -p', async () => {
     const listed = await stack.call<FileEntry[]>('GET', `${alice}/files?snapshot=v1&path=/files/data`, { key: keys.alice });
     expect(listed.body).toEqual([expect.objectContaining({ path: '/files/data/big.bin', type: 'file', size: 70_000 })]);

@@ -1,6 +1,7 @@
 import { lstat, mkdir, readdir, rename, symlink, unlink } from 'node:fs/promises';
 import { MaterializeStrategy, type DirEntry, type FileEntry, type MaterializeResult, type SymlinkEntry, type TreeEntry } from '../../domain/trees';
 import type { BlobStore } from '../blob-store';
+import type { KnownContents } from '../stat-cache';
 import { asConflict, identityOf, procFdAvailable, removeEntry, TreeAnchor, type Identity, type OpenDir } from './anchor';
 import { canSyncFileSystem, EarlyWriteback, syncFileSystem } from './durability';
 import { SmallWrite } from './small-write';
@@ -22,6 +23,11 @@ export interface MaterializeOptions {
   fsync?: boolean;
   /** Bytes written between two early writebacks of an 'at-end' write (default WRITEBACK_STEP_BYTES); see EarlyWriteback. */
   writebackStepBytes?: number;
+  /**
+   * What the target's files are known to hold (its stat cache): overwrite and mirror then leave alone a
+   * file whose stamp says it holds exactly the bytes and mode the tree has. See `Materializer.stillToWrite`.
+   */
+  known?: KnownContents;
 }
 
 /**
@@ -30,7 +36,8 @@ export interface MaterializeOptions {
  * Crash safety rests on the caller: an activity reports success only after that, so a crash before it
  * (power loss: files renamed into place whose bytes never reached the disk may be empty or torn) means
  * the activity is retried, and the retry writes every file of the selection again: overwrite and
- * mirror never skip a file for looking done. 'per-file': each file is fsync'ed before it gets its
+ * mirror never skip a file for looking done, only on the word of the target's stat cache (`known`),
+ * which no file touched since it was hashed can match. 'per-file': each file is fsync'ed before it gets its
  * name, for ignore_existing (a retry keeps whatever it finds, so a file must be whole on disk before it
  * is found) and where `sync -f` is not available. 'none': no durability asked for (benchmarks, scratch).
  * A small 'at-end' write (a few files in a few folders: a notice pushed to 500 students) skips the
@@ -105,8 +112,8 @@ export async function materializeTree(blobs: BlobStore, rootTree: string, target
     await writeback?.settled();
     await anchor.close();
   }
-  const { filesWritten, symlinksWritten, dirsCreated, removed } = result;
-  if (durability === 'at-end' && filesWritten + symlinksWritten + dirsCreated + removed > 0 && !synced) {
+  const { filesWritten, symlinksWritten, dirsCreated, removed, filesUnchanged } = result;
+  if (durability === 'at-end' && filesWritten + symlinksWritten + dirsCreated + removed + filesUnchanged > 0 && !synced) {
     // Writing back what the page cache holds can take many seconds on a slow disk: progress is reported
     // meanwhile, so the activity's heartbeats go on and a long sync is not taken for a dead worker.
     const report = opts.onProgress && (() => opts.onProgress!({ files: filesWritten, bytes: result.bytes }));
@@ -136,11 +143,12 @@ class Materializer {
   // A folder task holds its slot (and its open descriptor) while the workers write its files; the
   // workers wait for nothing, so this cannot deadlock.
   private readonly dirPool: TaskPool;
-  private readonly result: MaterializeResult = { filesWritten: 0, bytes: 0, symlinksWritten: 0, dirsCreated: 0, removed: 0, keptExisting: 0 };
+  private readonly result: MaterializeResult = { filesWritten: 0, bytes: 0, symlinksWritten: 0, dirsCreated: 0, removed: 0, keptExisting: 0, filesUnchanged: 0 };
   private readonly progress;
   private readonly keepExisting: boolean;
   private readonly mirror: boolean;
   private readonly building = new Set<Building>();
+  private readonly known: KnownContents | undefined;
 
   constructor(
     private readonly anchor: TreeAnchor,
@@ -155,6 +163,8 @@ class Materializer {
     this.dirPool = new TaskPool(opts.concurrency ?? 16, opts.signal);
     this.keepExisting = strategy === 'ignore_existing';
     this.mirror = strategy === 'mirror';
+    // Not with per-file durability: a file left alone there would not be synced (see stillToWrite).
+    this.known = !this.keepExisting && durability !== 'per-file' ? opts.known : undefined;
     this.progress = throttled(opts.onProgress && (() => opts.onProgress!({ files: this.result.filesWritten, bytes: this.result.bytes })));
   }
 
@@ -240,7 +250,7 @@ class Materializer {
             throw asConflict(err, dir.relOf(entry.name));
           }
         }
-        await this.writeFiles(dir, files, hidden);
+        await this.writeFiles(dir, hidden ? files : await this.stillToWrite(dir, id, files, present), hidden);
       } finally {
         if (readOnly) await dir.handle.chmod(mode).catch(() => undefined);
         await dir.close();
@@ -339,6 +349,29 @@ class Materializer {
       if (mirror) await this.remove(dir, raw).catch((err) => Promise.reject(asConflict(err, dir.relOf(name))));
     }
     return present;
+  }
+
+  /**
+   * The files of a folder still to write: without those the target already holds exactly, by their
+   * stamp (inode, size, mtime and ctime in ns, listed now) and what the stat cache knows of it, with the
+   * tree's mode. Safe after a crash too: a file this restore (or any writer) touched since the cache
+   * hashed it has another stamp, so a torn or half-written file is never taken for done. A file left
+   * alone may still have bytes only in the page cache, so it counts as a write for the final syncfs.
+   */
+  private async stillToWrite(dir: OpenDir, id: Identity, files: FileEntry[], present: Map<string, 'dir' | 'other'>): Promise<FileEntry[]> {
+    const known = this.known;
+    if (!known?.knowsDir(dir.rel) || !files.some((f) => present.get(f.name) === 'other')) return files;
+    const listed = new Map((await fsPool().run('listDir', { dir: this.anchor.dirForJob(dir.rel, id) })).map((e) => [e[0], e]));
+    const rest = files.filter((f) => {
+      const e = listed.get(f.name);
+      return !(e && e[1] === 'file' && e[2] === f.mode && e[3] === f.size && known.sha256Of(dir.rel, f.name, e[5]) === f.sha256);
+    });
+    if (rest.length < files.length) {
+      this.result.filesUnchanged += files.length - rest.length;
+      this.small.needsFileSystemSync();
+      this.progress.tick();
+    }
+    return rest;
   }
 
   /**
