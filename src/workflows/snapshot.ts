@@ -45,6 +45,40 @@ function hashedBefore(files: CapturedFiles, hashedQuickly: number): CapturedFile
   return { ...files, hashedFiles: files.hashedFiles + moved, reusedFiles: files.reusedFiles - moved };
 }
 
+/**
+ * Files, tables and apps of an instance, captured in the first workflow task when they can be: files
+ * within the quick capture budget and the tables of an unchanged warehouse, as local activities, with
+ * the apps. An incremental snapshot then costs no task-queue round trip and no further workflow task.
+ * What does not fit goes on in the heartbeating activities, which resume from the stat cache.
+ * `appsBeside` is false only for histories from before the apps were read beside the files.
+ */
+async function captureInFirstTask(instanceId: string, progress: TaskProgress, appsBeside: boolean) {
+  Object.assign(progress, { done: 0, total: 2, label: 'files and tables' });
+  // The apps (one catalog read) beside the files rather than after them: each local activity after
+  // another costs a round trip through the workflow (10-15 ms on a busy machine) before the commit.
+  const appsRead = appsBeside ? catalogSteps(act).captureApps(instanceId) : undefined;
+  appsRead?.catch(() => undefined); // a failure is thrown where it is awaited, not as an unhandled rejection meanwhile
+  const [quickFiles, quickTables] = await Promise.all([quick.captureFilesQuickly(instanceId), quick.tablesIfUnchanged(instanceId)]);
+  const [files, tables] = await Promise.all([
+    'unfinished' in quickFiles ? capture.captureFiles(instanceId).then((rest) => hashedBefore(rest, quickFiles.hashedFiles)) : quickFiles,
+    quickTables ?? capture.captureTables(instanceId),
+  ]);
+  Object.assign(progress, { done: 1, label: 'apps and commit' });
+  const apps = await (appsRead ?? catalogSteps(act).captureApps(instanceId));
+  return { files, tables, apps };
+}
+
+/**
+ * A whole snapshot taken by the calling workflow itself (a restore's safety snapshot), as
+ * snapshotWorkflow takes one, committed under `taskId`. Taken once: its steps are in the caller's
+ * history, and the commit is keyed by the snapshot id.
+ */
+export async function snapshotInWorkflow(input: SnapshotInput, taskId: string): Promise<CommittedSnapshot> {
+  const createdAt = new Date().toISOString();
+  const { files, tables, apps } = await captureInFirstTask(input.instanceId, { done: 0, total: 2, label: '' }, true);
+  return catalogSteps(act).commitSnapshot({ ...input, createdAt, taskId, files, tables, apps });
+}
+
 /** `snapshots create`: capture files, tables and apps into blobs, then commit; nothing is visible before the commit. */
 export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedSnapshot> {
   const progress: TaskProgress = { done: 0, total: 4, label: 'files' };
@@ -52,22 +86,7 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedS
   const createdAt = new Date().toISOString(); // workflow time: the same in every replay and retry
   let files, tables, apps;
   if (patched('snapshot-in-one-workflow-task')) {
-    // The first workflow task does it all when it can: files within the quick capture budget and the
-    // tables of an unchanged warehouse, as local activities, then apps and the commit. An incremental
-    // snapshot then costs no task-queue round trip and no further workflow task. What does not fit
-    // goes on in the heartbeating activities, which resume from the stat cache.
-    Object.assign(progress, { done: 0, total: 2, label: 'files and tables' });
-    // The apps (one catalog read) beside the files rather than after them: each local activity after
-    // another costs a round trip through the workflow (10-15 ms on a busy machine) before the commit.
-    const appsBeside = patched('snapshot-apps-beside-files') ? catalogSteps(act).captureApps(input.instanceId) : undefined;
-    appsBeside?.catch(() => undefined); // a failure is thrown where it is awaited, not as an unhandled rejection meanwhile
-    const [quickFiles, quickTables] = await Promise.all([quick.captureFilesQuickly(input.instanceId), quick.tablesIfUnchanged(input.instanceId)]);
-    [files, tables] = await Promise.all([
-      'unfinished' in quickFiles ? capture.captureFiles(input.instanceId).then((rest) => hashedBefore(rest, quickFiles.hashedFiles)) : quickFiles,
-      quickTables ?? capture.captureTables(input.instanceId),
-    ]);
-    Object.assign(progress, { done: 1, label: 'apps and commit' });
-    apps = await (appsBeside ?? catalogSteps(act).captureApps(input.instanceId));
+    ({ files, tables, apps } = await captureInFirstTask(input.instanceId, progress, patched('snapshot-apps-beside-files')));
   } else if (patched('snapshot-parts-captured-together')) {
     // Files and tables are captured at the same time (the small part costs nothing beside the files),
     // then apps and the commit run as local activities in one last workflow task. The apps come last

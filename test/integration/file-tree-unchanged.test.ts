@@ -55,11 +55,11 @@ const inode = (path: string) => lstatSync(path).ino;
 async function targetWithCache(label: string, files = FILES): Promise<{ target: string; rootTree: string; cachePath: string }> {
   const src = freshDir(`${label}-src`);
   build(src, files);
-  const { rootTree } = await snapshotTree(src, blobs, null, { fsync: false });
+  const { rootTree } = await snapshotTree(src, blobs, null, {});
   const target = freshDir(label);
   await fsClockPast(...build(target, files));
   const cachePath = join(scratch, `${label}-${n++}.stat-cache.json`);
-  await StatCache.use(cachePath, (cache) => snapshotTree(target, blobs, cache, { fsync: false }));
+  await StatCache.use(cachePath, (cache) => snapshotTree(target, blobs, cache, {}));
   return { target, rootTree, cachePath };
 }
 

@@ -79,6 +79,12 @@ describe('snapshots: immutable, content-addressed; restore whole or in part', ()
 
     const restored = await runTask(stack, 'POST', `${alice}/snapshots/v1/restore`, {}, keys.alice);
     expect(restored.status).toBe('COMPLETED');
+    // The safety snapshot is taken by the restore's own workflow, in its first workflow task: no child workflow.
+    expect(await localActivitiesOf(stack, restored.task_id)).toEqual(['captureApps', 'captureFilesQuickly', 'tablesIfUnchanged', 'commitSnapshot', 'applyApps', 'appendAudit']);
+    // (The warehouse changed since its last capture: its tables are captured by an activity of their own.)
+    expect((await scheduledSteps(restored.task_id)).activities).toEqual(['captureTables', 'applyFiles', 'applyTables']);
+    const { events } = await stack.deps.temporal.workflow.getHandle(restored.task_id).fetchHistory();
+    expect((events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
     expect(treeListing(files)).toEqual(before);
     expect((await exportCsv(stack, alice, 'scores')).text).toBe('id,score\n1,10\n2,20\n');
     expect((await stack.call<TableInfo[]>('GET', `${alice}/tables`, { key: keys.alice })).body.map((t) => t.name)).toEqual(['scores']);
