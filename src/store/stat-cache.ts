@@ -80,6 +80,11 @@ const splitRel = (rel: string): [string, string] => {
 const released = new Map<string, { cache: StatCache; fileStamp: string }>();
 const RELEASED_KEPT = 8;
 /**
+ * Caches released while their last save is still being written (a walk defers it past its answer):
+ * what they know is final, so `knownContentsAt` reads them without waiting for that save.
+ */
+const settling = new Map<string, StatCache>();
+/**
  * One walk per cache file at a time (this process owns the data directory): a second `open` waits for
  * the first cache's `release`. Two walks of one instance would otherwise each save what they saw, and
  * one could forget (prune) an entry the other is reusing, which the garbage collector relies on.
@@ -232,6 +237,7 @@ export class StatCache {
   release(): void {
     const unlock = this.unlock;
     this.unlock = undefined;
+    settling.set(this.path, this);
     // After any save still being written (a walk may leave its last one running): the next walk then
     // finds the file as saved, and takes this cache as it is.
     void this.saving.then(() => {
@@ -243,6 +249,7 @@ export class StatCache {
           released.delete(path);
         }
       }
+      if (settling.get(this.path) === this) settling.delete(this.path);
       unlock?.();
     });
   }
@@ -275,6 +282,15 @@ export class StatCache {
     if (!e) return undefined;
     e.seen = this.generation;
     return e.trusted && e.stamp === stamp ? e : undefined;
+  }
+
+  /**
+   * What the cache at `path` trusts: taken from a cache just released (its last save may still be under
+   * way; a restore's safety snapshot defers its save past its commit, and the restore need not wait for
+   * it), else from the cache once no walk holds it.
+   */
+  static async knownContentsAt(path: string): Promise<KnownContents> {
+    return settling.get(path)?.knownContents() ?? StatCache.use(path, async (cache) => cache.knownContents());
   }
 
   /**

@@ -155,4 +155,23 @@ describe('StatCache.knownContents', () => {
     expect(known.knowsDir('racy')).toBe(false);
     expect(known.sha256Of('racy', 'f.txt', stampOf(st))).toBeUndefined();
   });
+
+  it('is read from a cache just released without waiting for its deferred save', async () => {
+    const dir = freshDir('settling');
+    const path = join(dir, 'f.txt');
+    writeFileSync(path, 'x');
+    const st = lstatSync(path, { bigint: true });
+    const cachePath = join(dir, 'cache.json');
+    const cache = await StatCache.open(cachePath);
+    cache.record('f.txt', st, '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881', st.mtimeNs + 1n);
+    // As a snapshot walk leaves it: released, with its last save to be written a while later.
+    const saved = cache.saveAfter(2000).then(() => 'saved' as const);
+    cache.release();
+    const first = await Promise.race([StatCache.knownContentsAt(cachePath), saved]);
+    expect(first).not.toBe('saved');
+    expect((first as KnownContents).sha256Of('', 'f.txt', stampOf(st))).toBe('2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881');
+    await saved;
+    // Once saved, the cache is read as any walk would take it.
+    expect((await StatCache.knownContentsAt(cachePath)).sha256Of('', 'f.txt', stampOf(st))).toBe('2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881');
+  });
 });
