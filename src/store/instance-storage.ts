@@ -1,5 +1,6 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { recordEmptyWarehouse } from './tables-cache';
 
 // Where an instance's current state lives on disk: <data>/instances/<instance id>/{files/, warehouse.duckdb, stat-cache.json, tables-cache.json}.
 // Keyed by the immutable instance id, never by user-supplied text, so no slug can escape the data directory.
@@ -40,6 +41,7 @@ export async function createInstanceStorage(dataDir: string, instanceId: string)
     db.closeSync();
     const { rename } = await import('node:fs/promises');
     await rename(tmp, paths.warehouse);
+    await recordEmptyWarehouse(paths.tablesCache, paths.warehouse);
   }
   return paths;
 }

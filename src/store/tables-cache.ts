@@ -60,3 +60,19 @@ export async function captureAndRecordTables(cachePath: string, warehouse: strin
   }
   return tables;
 }
+
+/** How long recordEmptyWarehouse waits for the clock at most (ms); past it the record is simply not taken. */
+const CLOCK_POLLS = 100;
+
+/**
+ * Records that a warehouse just created holds no tables, so the instance's first snapshot need not
+ * open DuckDB to find that out. The record must pass the racy rule above, so this first waits (a few ms
+ * at most: one tick of the file system's clock) until the clock has moved past the warehouse's last change.
+ */
+export async function recordEmptyWarehouse(cachePath: string, warehouse: string): Promise<void> {
+  const { latestNs } = await warehouseStamp(warehouse);
+  for (let polls = 0; polls < CLOCK_POLLS && (await fileSystemClockNs(`${cachePath}.clock`)) <= latestNs; polls++) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await captureAndRecordTables(cachePath, warehouse, async () => []);
+}

@@ -45,6 +45,9 @@ describe('snapshots: immutable, content-addressed; restore whole or in part', ()
     await upload(stack, bob, '/files/head-start.txt', 'captured from the request on', keys.bob);
     const snap = await runTask(stack, 'POST', `${bob}/snapshots`, { name: 'head-start' }, keys.bob);
     expect(snap).toMatchObject({ status: 'COMPLETED', result: { files: 1, hashed_files: 1 } });
+    // bob's first snapshot: its warehouse, new and empty, was recorded as such when bob was created, so
+    // the whole snapshot ran in its first workflow task, with no activity of its own.
+    expect(await scheduledSteps(snap.task_id)).toEqual({ activities: [], workflowTasks: 1 });
     expect(heads.counts).toEqual({ begun: before.begun + 1, claimed: before.claimed + 1, abandoned: before.abandoned });
     expect(heads.waiting).toBe(0);
     expect((await downloadBytes(stack, bob, '/files/head-start.txt', 'head-start', keys.bob)).bytes.toString()).toBe('captured from the request on');

@@ -1,6 +1,8 @@
 import { readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SnapshotTable } from '../../src/domain/snapshots';
+import { randomUUID } from 'node:crypto';
+import { createInstanceStorage } from '../../src/store/instance-storage';
 import { cachedTables, captureAndRecordTables, warehouseStamp } from '../../src/store/tables-cache';
 import { tempDir } from '../helpers/catalog';
 import { fsClockPast } from '../helpers/fs-clock';
@@ -65,5 +67,21 @@ describe('tables cache: a capture is recorded only under stamps that cannot hide
     expect(await cachedTables(cache, await stamp())).toBeUndefined();
     writeFileSync(cache, JSON.stringify({ version: 1, stamp: await stamp(), tables: [{ name: 1 }] }));
     expect(await cachedTables(cache, await stamp())).toBeUndefined();
+  });
+});
+
+describe('a new instance', () => {
+  it('has its new, empty warehouse recorded as holding no tables, so its first snapshot need not open DuckDB', async () => {
+    const dir = tempDir('tables-cache-new');
+    try {
+      const paths = await createInstanceStorage(dir, randomUUID());
+      expect(await cachedTables(paths.tablesCache, (await warehouseStamp(paths.warehouse)).text)).toEqual([]);
+      // Provisioning again (a retried step) keeps the warehouse and its record as they are.
+      const before = readFileSync(paths.tablesCache, 'utf8');
+      await createInstanceStorage(dir, paths.root.slice(paths.root.lastIndexOf('/') + 1));
+      expect(readFileSync(paths.tablesCache, 'utf8')).toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
