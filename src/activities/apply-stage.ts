@@ -32,9 +32,9 @@ export function createApplyStageActivities({ catalog, dataDir }: ActivityDeps) {
     /**
      * Writes files from the snapshot's tree: each file whole (temp + rename), each folder the target
      * lacks whole (built under a temp name, then renamed); with `skipUnchanged`, not the files the
-     * target's stat cache says already hold their bytes. Retry-safe: writing the same tree again gives the same bytes, a
-     * file written by the failed attempt no longer matches the cache, and `mirror` removes only what
-     * the tree does not have.
+     * target's stat cache says already hold their bytes. Retry-safe: writing the same tree again gives
+     * the same bytes, a file written by the failed attempt no longer matches the cache, and `mirror`
+     * removes only what the tree does not have.
      */
     async applyFiles(input: ApplyInput & { strategy: MaterializeStrategy; skipUnchanged?: boolean }): Promise<MaterializeResult> {
       const ctx = Context.current();

@@ -35,11 +35,12 @@ export interface MaterializeOptions {
  * syncfs of the target's file system runs after the last write, before materializeTree returns.
  * Crash safety rests on the caller: an activity reports success only after that, so a crash before it
  * (power loss: files renamed into place whose bytes never reached the disk may be empty or torn) means
- * the activity is retried, and the retry writes every file of the selection again: overwrite and
- * mirror never skip a file for looking done, only on the word of the target's stat cache (`known`),
- * which no file touched since it was hashed can match. 'per-file': each file is fsync'ed before it gets its
- * name, for ignore_existing (a retry keeps whatever it finds, so a file must be whole on disk before it
- * is found) and where `sync -f` is not available. 'none': no durability asked for (benchmarks, scratch).
+ * the activity is retried, and the retry writes every file of the selection again, except those the
+ * target's stat cache (`known`) vouches for, which no file touched since it was hashed can match:
+ * overwrite and mirror never skip a file for looking done. 'per-file': each file is fsync'ed before it
+ * gets its name, for ignore_existing (a retry keeps whatever it finds, so a file must be whole on disk
+ * before it is found) and where `sync -f` is not available. 'none': no durability asked for
+ * (benchmarks, scratch).
  * A small 'at-end' write (a few files in a few folders: a notice pushed to 500 students) skips the
  * syncfs, which costs a child process and a flush of the whole file system: its files are fsync'ed
  * before their rename, as 'per-file' does, and the folders it changed are fsync'ed at the end.
