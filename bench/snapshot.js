@@ -42,6 +42,10 @@ const RUNS = join(WORK, 'runs');
 const AFTER_DELETE_WAIT_MS = 65_000;
 let CHANGED_FILES = 200;
 const AIMS = { full: 1.5, incremental: 1.0, restore: 1.3 };
+/** A baseline's run counts as at full speed within this factor of its fastest run (see atFullSpeed). */
+const FULL_SPEED = 1.25;
+/** An aim is met when the ratio of the medians and the ratio in the runs with the baseline at full speed both are within it. */
+const aimMet = (ratio) => ratio.value <= ratio.aim && ratio.fast.value <= ratio.aim;
 const TASK_TIMEOUT_S = 3600;
 
 function parseArgs(argv) {
@@ -599,7 +603,8 @@ function report(ctx) {
   const { m, opts, treeInfo, rows, ratios, perRun, unsteady, coldRows, coldRatios, details, breakdown, parts, findings, elapsedMs, warmRuns, coldRuns, settled } = ctx;
   const cell = (text) => text.replace(/\|/g, '\\|');
   const row = (r) => `| ${cell(r.name)} | ${cell(r.what)} | ${s2(r.median)} | ${s2(r.min)} | ${s2(r.max)} |`;
-  const ratioRow = (r) => `| ${r.name} | ${r.value.toFixed(2)}× | ${r.aim ? `≤ ${r.aim.toFixed(1)}×` : '(context)'} | ${r.aim ? (r.value <= r.aim ? 'met' : 'not met') : ''} |`;
+  const ratioRow = (r) =>
+    `| ${r.name} | ${r.value.toFixed(2)}× | ${r.fast ? `${r.fast.value.toFixed(2)}× (${r.fast.runs} of ${warmRuns})` : ''} | ${r.aim ? `≤ ${r.aim.toFixed(1)}×` : '(context)'} | ${r.aim ? (aimMet(r) ? 'met' : 'not met') : ''} |`;
   const lines = [
     '# Snapshot benchmark',
     '',
@@ -644,8 +649,12 @@ function report(ctx) {
     '',
     '## Ratios (Handout / baseline, medians)',
     '',
-    '| ratio | value | aim | |',
-    '|---|---:|---:|---|',
+    `The aims are judged on both the ratio of the medians and the median of the ratios taken within the runs in which`,
+    `the baseline ran at full speed (within ${FULL_SPEED}× of its fastest run): a baseline slowed in some runs by the state`,
+    'the machine was in cannot carry a ratio under its aim.',
+    '',
+    '| ratio | value | in the runs with the baseline at full speed | aim | |',
+    '|---|---:|---:|---:|---|',
     ...ratios.map(ratioRow),
     '',
     '### The same ratios, taken within each run',
@@ -946,11 +955,19 @@ async function main() {
     scen('git incremental again (context)', '`git add -A && git commit` of that change', warm, (r) => r.gitIncrAgain.ms),
   ];
   const med = Object.fromEntries(rows.map((r) => [r.name, r.median]));
+  // An aim is judged on the medians and, as well, on the runs in which the baseline ran at full speed
+  // (within FULL_SPEED of its fastest run): a baseline slowed by the machine's state in some runs (cp -r
+  // after the file system has just deleted much) must not carry a ratio under its aim.
+  const atFullSpeed = (handout, baseline) => {
+    const fastest = Math.min(...warm.map(baseline));
+    const runs = warm.filter((r) => baseline(r) <= fastest * FULL_SPEED);
+    return { value: stats(runs.map((r) => handout(r) / baseline(r))).median, runs: runs.length };
+  };
   const ratios = [
-    { name: 'full / git', value: med['Handout full snapshot'] / med['git full'], aim: AIMS.full },
+    { name: 'full / git', value: med['Handout full snapshot'] / med['git full'], aim: AIMS.full, fast: atFullSpeed((r) => r.full.ms, (r) => r.gitFull.ms) },
     { name: 'full / sha256sum', value: med['Handout full snapshot'] / med.sha256sum },
-    { name: 'incremental / git', value: med['Handout incremental snapshot'] / med['git incremental'], aim: AIMS.incremental },
-    { name: 'restore / cp -r', value: med['Handout restore'] / med['cp -r'], aim: AIMS.restore },
+    { name: 'incremental / git', value: med['Handout incremental snapshot'] / med['git incremental'], aim: AIMS.incremental, fast: atFullSpeed((r) => r.incr.ms, (r) => r.gitIncr.ms) },
+    { name: 'restore / cp -r', value: med['Handout restore'] / med['cp -r'], aim: AIMS.restore, fast: atFullSpeed((r) => r.restore.ms, (r) => r.cp.ms) },
     { name: 'restore / (cp -r, then sync)', value: med['Handout restore'] / med['cp -r, then sync (context)'] },
     { name: 'incremental again / git (context)', value: med['Handout incremental again (context)'] / med['git incremental again (context)'] },
   ];
@@ -1056,7 +1073,7 @@ async function main() {
   const restB = b.restore;
   const emptyB = b['empty snapshot'];
   const others = (x) => (x.phases.captureTables ?? 0) + (x.phases.captureApps ?? 0) + (x.phases.commitSnapshot ?? 0);
-  const verdict = (ratio) => (ratio.value <= ratio.aim ? 'met' : 'not met');
+  const verdict = (ratio) => (aimMet(ratio) ? 'met' : ratio.value <= ratio.aim ? `not met: ${ratio.fast.value.toFixed(2)}× in the runs with the baseline at full speed` : 'not met');
   const R = Object.fromEntries(ratios.map((r) => [r.name, r]));
   findings.push(
     `**Full snapshot** (${R['full / git'].value.toFixed(2)}× git, aim ${verdict(R['full / git'])}): captureFiles (walk, hashing, blob writes) takes ${s2(fullB.phases.captureFiles)} s of the CLI's ${s2(fullB.cli)} s ` +
