@@ -408,6 +408,19 @@ async function warmRound(cli, label, files, changed, changedAgain, copiesFirst) 
     r.settledMs.push(await handout.settle());
     syncDisk();
     r.gitIncrAgain = await gitIncremental(join(dir, 'git'));
+
+    // Context: that change undone, the instance put back to `incr` by a restore into itself (its safety
+    // snapshot included; the files it still holds as they were are left alone), vs `git reset --hard`
+    // to the commit before, which rewrites the files its index says differ.
+    syncDisk();
+    r.restoreBack = await handout.restore('incr', 'src');
+    const back = r.restoreBack.task.result;
+    if (back?.files_written + back?.files_unchanged !== files.length || back?.files_written < changedAgain.length) {
+      throw new Error(`the restore into the changed instance wrote ${back?.files_written} files and left ${back?.files_unchanged}, not at least ${changedAgain.length} of ${files.length}`);
+    }
+    r.settledMs.push(await handout.settle());
+    syncDisk();
+    r.gitResetBack = await sh(`${GIT} reset -q --hard HEAD~1`, join(dir, 'git'), GIT_ENV);
     r.loadAfter = loadAverage();
     return r;
   } finally {
@@ -793,6 +806,11 @@ function report(ctx) {
     '  first snapshot after the full one, with git\'s full commit (seconds of other work) in between; this one follows',
     '  a server that has just worked, and the restore and two copies of the tree that ran before it, which slow both',
     '  sides. The aim is judged on the incremental above.',
+    '- **restore of a changed instance** (context): then that change undone on both sides: `snapshots restore -p incr',
+    '  --target-instance src --wait` (the instance into itself; its safety snapshot first, then only the files that differ',
+    '  from the snapshot are written, the others left alone on the word of the stat cache) vs `git reset -q --hard HEAD~1`',
+    '  (git rewrites the files its index says differ). Handout checks the restore wrote at least the changed files and',
+    '  left the rest.',
     '- git runs with no user or system configuration (`GIT_CONFIG_GLOBAL=/dev/null`, `GIT_CONFIG_NOSYSTEM=1`), identity',
     '  from `GIT_AUTHOR_*`/`GIT_COMMITTER_*`, and `-c gc.auto=0 -c maintenance.auto=false`: otherwise the first commit',
     '  (20,000+ loose objects > `gc.auto` 6,700) starts a detached `git gc --auto` that repacks the whole repository',
@@ -918,7 +936,8 @@ async function main() {
       warm.push(r);
       log(
         `${label}: full ${s2(r.full.ms)} s, git ${s2(r.gitFull.ms)} s, sha256sum ${s2(r.sha256sum.ms)} s; incremental ${s2(r.incr.ms)} s, git ${s2(r.gitIncr.ms)} s; ` +
-          `restore ${s2(r.restore.ms)} s, cp -r ${s2(r.cp.ms)} s (cp -r + sync ${s2(r.cpSync.ms)} s); empty snapshot ${s2(r.empty.ms)} s; incremental again ${s2(r.incrAgain.ms)} s, git ${s2(r.gitIncrAgain.ms)} s; load ${loadAverage()}`,
+          `restore ${s2(r.restore.ms)} s, cp -r ${s2(r.cp.ms)} s (cp -r + sync ${s2(r.cpSync.ms)} s); empty snapshot ${s2(r.empty.ms)} s; incremental again ${s2(r.incrAgain.ms)} s, git ${s2(r.gitIncrAgain.ms)} s; ` +
+          `restore back ${s2(r.restoreBack.ms)} s (${r.restoreBack.task.result.files_written} written, ${r.restoreBack.task.result.files_unchanged} left alone), git reset ${s2(r.gitResetBack.ms)} s; load ${loadAverage()}`,
       );
     }
     if (opts.cold && i <= opts.runs) {
@@ -953,6 +972,8 @@ async function main() {
     scen('Handout empty snapshot (context)', '`snapshots create --wait` of an instance with no files', warm, (r) => r.empty.ms),
     scen('Handout incremental again (context)', `as the incremental, ${CHANGED_FILES} files (another seed) changed, at the end of the run`, warm, (r) => r.incrAgain.ms),
     scen('git incremental again (context)', '`git add -A && git commit` of that change', warm, (r) => r.gitIncrAgain.ms),
+    scen('Handout restore of a changed instance (context)', '`snapshots restore -p incr` into the instance itself, after that change (includes the safety snapshot)', warm, (r) => r.restoreBack.ms),
+    scen('git reset --hard (context)', '`git reset --hard HEAD~1`: the same change undone', warm, (r) => r.gitResetBack.ms),
   ];
   const med = Object.fromEntries(rows.map((r) => [r.name, r.median]));
   // An aim is judged on the medians and, as well, on the runs in which the baseline ran at full speed
@@ -970,6 +991,7 @@ async function main() {
     { name: 'restore / cp -r', value: med['Handout restore'] / med['cp -r'], aim: AIMS.restore, fast: atFullSpeed((r) => r.restore.ms, (r) => r.cp.ms) },
     { name: 'restore / (cp -r, then sync)', value: med['Handout restore'] / med['cp -r, then sync (context)'] },
     { name: 'incremental again / git (context)', value: med['Handout incremental again (context)'] / med['git incremental again (context)'] },
+    { name: 'restore of a changed instance / git reset --hard (context)', value: med['Handout restore of a changed instance (context)'] / med['git reset --hard (context)'] },
   ];
   let coldRows;
   let coldRatios;
