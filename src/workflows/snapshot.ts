@@ -50,10 +50,11 @@ function hashedBefore(files: CapturedFiles, hashedQuickly: number): CapturedFile
  * within the quick capture budget and the tables of an unchanged warehouse, as local activities, with
  * the apps. An incremental snapshot then costs no task-queue round trip and no further workflow task.
  * What does not fit goes on in the heartbeating activities, which resume from the stat cache.
- * `appsBeside` is false only for histories from before the apps were read beside the files.
+ * `appsBeside` is false only for histories from before the apps were read beside the files; `progress`,
+ * when given, is the calling snapshot task's own.
  */
-async function captureInFirstTask(instanceId: string, progress: TaskProgress, appsBeside: boolean) {
-  Object.assign(progress, { done: 0, total: 2, label: 'files and tables' });
+async function captureInFirstTask(instanceId: string, appsBeside: boolean, progress?: TaskProgress) {
+  if (progress) Object.assign(progress, { done: 0, total: 2, label: 'files and tables' });
   // The apps (one catalog read) beside the files rather than after them: each local activity after
   // another costs a round trip through the workflow (10-15 ms on a busy machine) before the commit.
   const appsRead = appsBeside ? catalogSteps(act).captureApps(instanceId) : undefined;
@@ -63,7 +64,7 @@ async function captureInFirstTask(instanceId: string, progress: TaskProgress, ap
     'unfinished' in quickFiles ? capture.captureFiles(instanceId).then((rest) => hashedBefore(rest, quickFiles.hashedFiles)) : quickFiles,
     quickTables ?? capture.captureTables(instanceId),
   ]);
-  Object.assign(progress, { done: 1, label: 'apps and commit' });
+  if (progress) Object.assign(progress, { done: 1, label: 'apps and commit' });
   const apps = await (appsRead ?? catalogSteps(act).captureApps(instanceId));
   return { files, tables, apps };
 }
@@ -75,7 +76,7 @@ async function captureInFirstTask(instanceId: string, progress: TaskProgress, ap
  */
 export async function snapshotInWorkflow(input: SnapshotInput, taskId: string): Promise<CommittedSnapshot> {
   const createdAt = new Date().toISOString();
-  const { files, tables, apps } = await captureInFirstTask(input.instanceId, { done: 0, total: 2, label: '' }, true);
+  const { files, tables, apps } = await captureInFirstTask(input.instanceId, true);
   return catalogSteps(act).commitSnapshot({ ...input, createdAt, taskId, files, tables, apps });
 }
 
@@ -86,7 +87,7 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedS
   const createdAt = new Date().toISOString(); // workflow time: the same in every replay and retry
   let files, tables, apps;
   if (patched('snapshot-in-one-workflow-task')) {
-    ({ files, tables, apps } = await captureInFirstTask(input.instanceId, progress, patched('snapshot-apps-beside-files')));
+    ({ files, tables, apps } = await captureInFirstTask(input.instanceId, patched('snapshot-apps-beside-files'), progress));
   } else if (patched('snapshot-parts-captured-together')) {
     // Files and tables are captured at the same time (the small part costs nothing beside the files),
     // then apps and the commit run as local activities in one last workflow task. The apps come last
