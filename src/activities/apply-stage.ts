@@ -43,7 +43,7 @@ export function createApplyStageActivities({ catalog, dataDir }: ActivityDeps) {
       const paths = instancePaths(dataDir, input.targetInstanceId);
       // What the target's last capture hashed: with a restore's safety snapshot just taken, every file
       // still exactly as it was then, and holding what the tree has, is left alone.
-      const known = input.skipUnchanged && input.strategy !== 'ignore_existing' ? await StatCache.knownContentsAt(paths.statCache) : undefined;
+      const known = input.skipUnchanged ? await StatCache.knownContentsAt(paths.statCache) : undefined;
       return diskFullAsFailure(() =>
         materializeTree(blobs, object.files_tree, paths.files, {
           subPaths: input.selection.files ?? undefined,

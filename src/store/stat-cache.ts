@@ -281,7 +281,12 @@ export class StatCache {
     const e = this.dirs.get(dirRel)?.get(name);
     if (!e) return undefined;
     e.seen = this.generation;
-    return e.trusted && e.stamp === stamp ? e : undefined;
+    return StatCache.matches(e, stamp) ? e : undefined;
+  }
+
+  /** The rule of every lookup: the entry is trusted (racy git) and the file's stamp is the one hashed. */
+  private static matches(e: Entry, stamp: string): boolean {
+    return e.trusted && e.stamp === stamp;
   }
 
   /**
@@ -294,22 +299,17 @@ export class StatCache {
   }
 
   /**
-   * A copy of what the cache trusts (see `lookup`), for a restore that skips the files already holding
-   * what it would write (materialize.ts `KnownContents`). A copy, so the cache itself can be released
-   * at once: a snapshot of the instance need not wait for the restore to finish.
+   * What the cache trusts (see `lookup`), for a restore that skips the files already holding what it
+   * would write (materialize.ts `KnownContents`). A read-only view that neither holds the cache nor
+   * counts as a walk's visit: the cache may be released at once (a snapshot of the instance need not
+   * wait for the restore), and whatever a later walk records or prunes meanwhile is as true.
    */
   knownContents(): KnownContents {
-    const dirs = new Map<string, Map<string, { stamp: string; sha256: string }>>();
-    for (const [dir, names] of this.dirs) {
-      const known = new Map<string, { stamp: string; sha256: string }>();
-      for (const [name, e] of names) if (e.trusted) known.set(name, { stamp: e.stamp, sha256: e.sha256 });
-      if (known.size > 0) dirs.set(dir, known);
-    }
     return {
-      knowsDir: (dirRel) => dirs.has(dirRel),
+      knowsDir: (dirRel) => [...(this.dirs.get(dirRel)?.values() ?? [])].some((e) => e.trusted),
       sha256Of: (dirRel, name, stamp) => {
-        const e = dirs.get(dirRel)?.get(name);
-        return e?.stamp === stamp ? e.sha256 : undefined;
+        const e = this.dirs.get(dirRel)?.get(name);
+        return e && StatCache.matches(e, stamp) ? e.sha256 : undefined;
       },
     };
   }

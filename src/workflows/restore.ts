@@ -40,8 +40,9 @@ const act = proxyActivities<Activities>({
 
 /**
  * `snapshots restore`: a safety snapshot of the target (taken once by the workflow itself, its steps
- * recorded in its history and its commit keyed by a snapshot id fixed when the task was created), then files, tables and apps from the snapshot, then audit.
- * A whole restore mirrors every kind; a partial one overwrites only what was selected.
+ * recorded in its history and its commit keyed by a snapshot id fixed when the task was created), then
+ * files, tables and apps from the snapshot, then audit. A whole restore mirrors every kind; a partial
+ * one overwrites only what was selected.
  */
 export async function restoreWorkflow(input: RestoreInput): Promise<RestoreResult> {
   const progress: TaskProgress = { done: 0, total: 5, label: 'safety snapshot' };
@@ -76,6 +77,7 @@ export async function restoreWorkflow(input: RestoreInput): Promise<RestoreResul
     Object.assign(progress, { done: 3, label: 'apps' });
     apps = await applyApps();
   }
+  const counts = { files_written: files?.filesWritten ?? 0, files_unchanged: files?.filesUnchanged ?? 0, files_removed: files?.removed ?? 0 };
   const steps = catalogSteps(act);
   Object.assign(progress, { done: 4, label: 'audit' });
   await steps.appendAudit({
@@ -89,9 +91,7 @@ export async function restoreWorkflow(input: RestoreInput): Promise<RestoreResul
       whole,
       selection: input.selection,
       safety_snapshot: safety.name,
-      files_written: files?.filesWritten ?? 0,
-      files_unchanged: files?.filesUnchanged ?? 0,
-      files_removed: files?.removed ?? 0,
+      ...counts,
       tables: tables?.loaded ?? [],
       tables_dropped: tables?.dropped ?? [],
       apps: apps?.written ?? [],
@@ -101,5 +101,5 @@ export async function restoreWorkflow(input: RestoreInput): Promise<RestoreResul
     task_id: workflowId,
   });
   Object.assign(progress, { done: 5, label: 'done' });
-  return { safety_snapshot: safety.name, files_written: files?.filesWritten ?? 0, files_unchanged: files?.filesUnchanged ?? 0, files_removed: files?.removed ?? 0, tables: tables?.loaded ?? [], apps: apps?.written ?? [] };
+  return { safety_snapshot: safety.name, ...counts, tables: tables?.loaded ?? [], apps: apps?.written ?? [] };
 }

@@ -16,9 +16,9 @@ export const tempName = (): string => `${TEMP_PREFIX}${tempTag}${(tempCount++).t
 
 /** True when the temp entry's writer (named in it) is a process that no longer exists. */
 function writerIsGone(name: string): boolean {
-  const m = /^\.handout-tmp-([0-9a-z]+)\./.exec(name);
-  if (!m) return false;
-  const pid = parseInt(m[1]!, 36);
+  const tag = name.startsWith(TEMP_PREFIX) ? /^([0-9a-z]+)\./.exec(name.slice(TEMP_PREFIX.length)) : null;
+  if (!tag) return false;
+  const pid = parseInt(tag[1]!, 36);
   if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
