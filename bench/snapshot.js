@@ -716,8 +716,9 @@ function report(ctx) {
     ...(unsteady.length
       ? [
           `**Unsteady baselines:** ${unsteady.map((r) => `${r.name} took ${s2(r.min)}–${s2(r.max)} s`).join(', ')} (slowest over twice the fastest): other work on the`,
-          'machine disturbed them, and a ratio over their median is only as good as that median. Read the per-run ratios, and the',
-          'runs with the lowest load, with that in mind.',
+          'machine, or the state it was in, disturbed them (file creation is probed, see "File creation"; on a freshly started',
+          'virtual machine, writing new page cache is also slower until its memory has been used once), and a ratio over their',
+          'median is only as good as that median. Read the per-run ratios, and the runs with the lowest load, with that in mind.',
           '',
         ]
       : []),
