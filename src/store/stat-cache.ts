@@ -306,7 +306,10 @@ export class StatCache {
    */
   knownContents(): KnownContents {
     return {
-      knowsDir: (dirRel) => [...(this.dirs.get(dirRel)?.values() ?? [])].some((e) => e.trusted),
+      knowsDir: (dirRel) => {
+        for (const e of this.dirs.get(dirRel)?.values() ?? []) if (e.trusted) return true;
+        return false;
+      },
       sha256Of: (dirRel, name, stamp) => {
         const e = this.dirs.get(dirRel)?.get(name);
         return e && StatCache.matches(e, stamp) ? e.sha256 : undefined;
