@@ -8,6 +8,11 @@ export function formatOption(choices: readonly string[] = FORMATS): Option {
   return new Option('-f, --format <format>', 'output format').choices(choices).default('tabulated');
 }
 
+/** `-p/--snapshot` of a command that reads: a snapshot's contents, or the current state (`development`). */
+export function snapshotOption(): Option {
+  return new Option('-p, --snapshot <name>', 'snapshot to read; development is the current state').default('development');
+}
+
 export function withContext(cmd: Command, level: 'org' | 'space' | 'instance'): Command {
   cmd.option('-o, --org <slug>', 'organization slug');
   if (level !== 'org') cmd.option('-s, --space <slug>', 'space slug');

@@ -1,9 +1,10 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppView, SnapshotView, TableInfo, TaskView } from '../../src/domain';
 import type { FileEntry } from '../../src/domain/files';
 import { tempDir } from '../helpers/catalog';
-import { expectCliError, handoutJson, handoutOk, runHandout, startHandoutUp, type RunningUp } from '../helpers/cli';
+import { expectCliError, handoutJson, handoutOk, runHandout, runShell, startHandoutUp, type RunningUp } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
 import { testTemporalAddress, uniqueTaskQueue } from '../helpers/temporal';
 import { treeListing } from '../helpers/unchanged';
@@ -14,10 +15,13 @@ describe('content and snapshots with the handout CLI', () => {
   let dataDir: string;
   let work: string;
   let env: NodeJS.ProcessEnv;
+  let binDir: string;
 
   beforeAll(async () => {
     dataDir = tempDir('content-cli');
     work = tempDir('content-cli-work');
+    binDir = tempDir('content-cli-bin');
+    symlinkSync(join(__dirname, '..', '..', 'bin', 'handout'), join(binDir, 'handout'));
     up = await startHandoutUp({ HANDOUT_DATA_DIR: dataDir, HANDOUT_PORT: String(await freePort()), TEMPORAL_ADDRESS: testTemporalAddress(), HANDOUT_TASK_QUEUE: uniqueTaskQueue('content-cli') });
     env = { HOME: tempDir('content-cli-home'), HANDOUT_API_URL: up.apiUrl, HANDOUT_API_KEY: up.bootstrapKey!, HANDOUT_CONTEXT: '{"org_slug":"my_org","space_slug":"my_space","instance_slug":"my_instance"}' };
     await handoutOk(['orgs', 'create', '--slug', 'my_org'], env);
@@ -92,6 +96,52 @@ describe('content and snapshots with the handout CLI', () => {
     expect(await handoutJson<AppView[]>(['apps', 'list'], emptyEnv)).toEqual([]);
   });
 
+  it('- is standard input and output: files and tables stream through a shell pipe, a snapshot\'s too', async () => {
+    const sh = async (commandLine: string) => {
+      const result = await runShell(`set -o pipefail; ${commandLine}`, env, binDir);
+      if (result.code !== 0) throw new Error(`${commandLine} exited ${result.code}: ${result.stderr}`);
+      return result.stdout;
+    };
+    await sh("printf 'from stdin\\n' | handout files put - /files/notes/stdin.txt");
+    expect(await sh('handout files get /files/notes/stdin.txt -')).toBe('from stdin\n');
+    // Bytes, not text: 300 KB of every byte value, read back through a pipe into sha256sum.
+    const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7 + (i >> 8)) % 256));
+    writeFileSync(join(work, 'bytes.bin'), bytes);
+    await sh(`handout files put - /files/notes/bytes.bin < '${join(work, 'bytes.bin')}'`);
+    expect((await sh('handout files get /files/notes/bytes.bin - | sha256sum')).split(' ')[0]).toBe(createHash('sha256').update(bytes).digest('hex'));
+    // A reader that stops early ends the download quietly (exit 0 under pipefail), as for cat.
+    expect((await sh('handout files get /files/notes/bytes.bin - | head -c 10 | wc -c')).trim()).toBe('10');
+    // A snapshot's file, from -p.
+    expect(await sh('handout files get /files/course/README.md - -p week1')).toBe('# Course\n');
+
+    await sh("printf 'id,v\\n1,a\\n2,b\\n' | handout tables import piped - --file-format csv");
+    expect(await sh('handout tables export piped - --file-format csv')).toBe('id,v\n1,a\n2,b\n');
+    expect(await sh('handout tables export results - --file-format csv -p week1')).toBe('id,score\n1,10\n2,20\n');
+    expect((await handoutJson<TableInfo[]>(['tables', 'list'], env)).find((t) => t.name === 'piped')?.row_count).toBe(2);
+  });
+
+  it('a symbolic link is not written to standard output, and stays as it is', async () => {
+    // Links are made inside the instance (by its apps), not through the API: one is put there directly.
+    const filesDir = readdirSync(join(dataDir, 'instances'))
+      .map((id) => join(dataDir, 'instances', id, 'files'))
+      .find((dir) => existsSync(join(dir, 'course', 'README.md')))!; // my_instance: the other one only got course/data
+    symlinkSync('README.md', join(filesDir, 'course', 'readme-link'));
+    const before = await visible();
+    const result = await runHandout(['files', 'get', '/files/course/readme-link', '-'], env);
+    expectCliError(result, /\/files\/course\/readme-link is a symbolic link \(to README\.md\): standard output \(-\) takes one file/);
+    expect(result.stdout).toBe('');
+    expect(await visible()).toEqual(before);
+    expect(readlinkSync(join(filesDir, 'course', 'readme-link'))).toBe('README.md');
+  });
+
+  it('help shows the default of -p once', async () => {
+    for (const args of [['files', 'get', '--help'], ['files', 'list', '--help'], ['tables', 'export', '--help'], ['apps', 'list', '--help']]) {
+      const help = await handoutOk(args, env);
+      expect(help.match(/default: "development"/g)).toHaveLength(1);
+      expect(help).toMatch(/-p, --snapshot <name>\s+snapshot to read; development is the current state/);
+    }
+  });
+
   describe('bad input: one line on stderr, exit 1, nothing changed', () => {
     let before: unknown;
     beforeEach(async () => {
@@ -111,12 +161,17 @@ describe('content and snapshots with the handout CLI', () => {
       ['reading an unknown snapshot', ['files', 'list', '-p', 'nope'], /snapshot "nope"/],
       ['a restore path not in the snapshot', ['snapshots', 'restore', '-p', 'week1', '--files', '/files/ghost'], /\/files\/ghost is not in snapshot "week1"/],
       ['half a target', ['snapshots', 'restore', '-p', 'week1', '--target-org', 'my_org'], /--target-org, --target-space and --target-instance go together/],
+      ['a folder to standard output', ['files', 'get', '/files/course', '-'], /\/files\/course is a folder: standard output \(-\) takes one file/],
+      ['a table to standard output without a format', ['tables', 'export', 'results', '-'], /cannot tell the format of standard input or output \(-\): pass --file-format/],
+      ['a table from standard input without a format', ['tables', 'import', 'fresh', '-'], /cannot tell the format of standard input or output \(-\): pass --file-format/],
     ])('%s', async (_name, args, message) => {
       writeFileSync(join(work, 'local.txt'), 'x');
       writeFileSync(join(work, 'ok.csv'), 'id\n1\n');
       writeFileSync(join(work, 'bad.csv'), 'id,name\n1,"unterminated\n2,x\n');
       const resolved = args.map((a) => (a === 'LOCAL' ? join(work, 'local.txt') : a === 'CSV' ? join(work, 'ok.csv') : a === 'BADCSV' ? join(work, 'bad.csv') : a));
-      expectCliError(await runHandout(resolved, env), message);
+      const result = await runHandout(resolved, env);
+      expectCliError(result, message);
+      expect(result.stdout).toBe(''); // nothing half-written to standard output either
     });
   });
 });

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { AppView } from '../../domain/apps';
 import { ApiClient, enc, instanceApiPath } from '../client';
 import { CliError } from '../errors';
-import { formatOption, withContext, type CommonOpts } from '../options';
+import { formatOption, snapshotOption, withContext, type CommonOpts } from '../options';
 import { print, render, type Column } from '../output';
 import { resolveContext } from '../settings';
 
@@ -63,7 +63,7 @@ function configOf(o: AppOpts): Record<string, unknown> {
 export function appsCommand(): Command {
   const apps = new Command('apps').description('application configurations of an instance');
   withContext(apps.command('list'), 'instance')
-    .option('-p, --snapshot <name>', 'snapshot to read (default: development)', 'development')
+    .addOption(snapshotOption())
     .addOption(formatOption())
     .action(async (o: CommonOpts & { snapshot: string }) => {
       const ref = resolveContext('instance', o);

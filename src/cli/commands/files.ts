@@ -6,9 +6,10 @@ import { Command, Option } from 'commander';
 import type { FileEntry } from '../../domain/files';
 import { ApiClient, instanceApiPath } from '../client';
 import { CliError } from '../errors';
-import { formatOption, withContext, type CommonOpts } from '../options';
+import { formatOption, snapshotOption, withContext, type CommonOpts } from '../options';
 import { print, render, type Column } from '../output';
 import { resolveContext } from '../settings';
+import { STDIO_PATH, streamToStdout } from '../stdio';
 
 const entryColumns: Column<FileEntry>[] = [
   { header: 'path', value: (e) => e.path },
@@ -50,7 +51,7 @@ async function download(client: ApiClient, base: string, remote: string, local: 
 export function filesCommand(): Command {
   const files = new Command('files').description('files of an instance (/files/...)');
   withContext(files.command('list').description('list a folder (or one file)'), 'instance')
-    .option('-p, --snapshot <name>', 'snapshot to read (default: development, the current state)', 'development')
+    .addOption(snapshotOption())
     .option('--path <path>', 'folder or file to list', '/files')
     .option('-r, --recursive', 'list the whole subtree', false)
     .addOption(new Option('-a, --area <area>', 'file area').choices(['files']).default('files'))
@@ -60,23 +61,24 @@ export function filesCommand(): Command {
       const rows = await ApiClient.fromEnvironment().get<FileEntry[]>(`${instanceApiPath(ref)}/files`, { path: o.path, snapshot: o.snapshot, recursive: String(o.recursive) });
       print(render(rows, o.format, entryColumns));
     });
-  withContext(files.command('put').description('upload a local file or folder to /files/...').argument('<local>').argument('<remote>'), 'instance')
+  withContext(files.command('put').description('upload a local file or folder to /files/... (- uploads standard input as one file)').argument('<local>').argument('<remote>'), 'instance')
     .addOption(formatOption())
     .action(async (local: string, remote: string, o: CommonOpts) => {
       const ref = resolveContext('instance', o);
       const client = ApiClient.fromEnvironment();
       const base = instanceApiPath(ref);
-      const info = await stat(local).catch(() => undefined);
-      if (!info) throw new CliError(`${local} does not exist`);
+      const info = local === STDIO_PATH ? undefined : await stat(local).catch(() => undefined);
+      if (!info && local !== STDIO_PATH) throw new CliError(`${local} does not exist`);
       const written: Written[] = [];
-      const upload = async (file: string, to: string) => {
-        const response = await client.send('PUT', `${base}/files/content`, { query: { path: to }, stream: createReadStream(file) });
+      const upload = async (stream: NodeJS.ReadableStream, to: string) => {
+        const response = await client.send('PUT', `${base}/files/content`, { query: { path: to }, stream });
         written.push((await response.json()) as Written);
       };
-      if (info.isFile()) await upload(local, remote);
+      if (!info) await upload(process.stdin, remote);
+      else if (info.isFile()) await upload(createReadStream(local), remote);
       else if (info.isDirectory()) {
         const { files: all, emptyDirs } = await walkLocal(local);
-        for (const file of all) await upload(file, remoteJoin(remote, file, local));
+        for (const file of all) await upload(createReadStream(file), remoteJoin(remote, file, local));
         for (const dir of emptyDirs) await client.post(`${base}/files/folders`, { path: remoteJoin(remote, dir, local) });
       } else throw new CliError(`${local} is neither a file nor a folder`);
       print(render(written, o.format, [
@@ -85,8 +87,8 @@ export function filesCommand(): Command {
         { header: 'sha256', value: (w) => w.sha256 },
       ]));
     });
-  withContext(files.command('get').description('download a file or folder from /files/...').argument('<remote>').argument('<local>'), 'instance')
-    .option('-p, --snapshot <name>', 'snapshot to read (default: development)', 'development')
+  withContext(files.command('get').description('download a file or folder from /files/... (- writes a file to standard output)').argument('<remote>').argument('<local>'), 'instance')
+    .addOption(snapshotOption())
     .action(async (remote: string, local: string, o: CommonOpts & { snapshot: string }) => {
       const ref = resolveContext('instance', o);
       const client = ApiClient.fromEnvironment();
@@ -94,6 +96,13 @@ export function filesCommand(): Command {
       const entries = await client.get<FileEntry[]>(`${base}/files`, { path: remote, snapshot: o.snapshot, recursive: 'true' });
       const top = remote.replace(/\/+$/, '');
       const single = entries.length === 1 && entries[0]!.path === top && entries[0]!.type === 'file';
+      if (local === STDIO_PATH) {
+        const link = entries.length === 1 && entries[0]!.path === top && entries[0]!.type === 'symlink';
+        if (link) throw new CliError(`${top} is a symbolic link (to ${entries[0]!.target}): standard output (-) takes one file`);
+        if (!single) throw new CliError(`${top} is a folder: standard output (-) takes one file; give a local folder to download it into`);
+        await streamToStdout((await client.send('GET', `${base}/files/content`, { query: { path: top, snapshot: o.snapshot } })).body);
+        return;
+      }
       if (single) {
         const localInfo = await stat(local).catch(() => undefined);
         await download(client, base, top, localInfo?.isDirectory() ? join(local, basename(top)) : local, o.snapshot);
