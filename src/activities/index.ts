@@ -8,6 +8,7 @@ import type { ActivityDeps } from './deps';
 import { createInstanceActivities } from './instances';
 import { createGarbageActivities } from './garbage';
 import { createKeyActivities } from './keys';
+import { createSnapshotMailActivities } from './snapshot-mail';
 import { createSnapshotActivities } from './snapshots';
 
 export type { ActivityDeps } from './deps';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInstanceActivities(deps),
     ...createKeyActivities(deps),
     ...createSnapshotActivities(deps),
+    ...createSnapshotMailActivities(deps),
     ...createApplyStageActivities(deps),
     ...createGarbageActivities(deps),
     ...createDistributionActivities(deps),

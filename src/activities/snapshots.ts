@@ -5,6 +5,7 @@ import type { SnapshotKind, SnapshotTable } from '../domain/snapshots';
 import { appendAuditEvent } from '../store/catalog/audit-log';
 import { appConfigOf, listApps } from '../store/catalog/apps';
 import type { CatalogDb } from '../store/catalog/db';
+import { queueMails } from '../store/catalog/outbox';
 import { insertSnapshot } from '../store/catalog/snapshots';
 import { blobStoreOf } from '../store/blobs';
 import { instancePaths } from '../store/instance-storage';
@@ -16,6 +17,7 @@ import { snapshotTree } from '../store/file-tree';
 import { withWarehouse } from '../store/warehouse';
 import { DEFAULT_QUICK_CAPTURE_MS, type ActivityDeps } from './deps';
 import { diskFullAsFailure } from './disk-full';
+import { snapshotReadyMail } from './snapshot-mail';
 
 export interface CapturedFiles {
   rootTree: string;
@@ -48,6 +50,8 @@ export interface SnapshotToCommit {
   files: CapturedFiles;
   tables: SnapshotTable[];
   apps: AppConfig[];
+  /** `snapshots create -e`: the creator's address, mailed once the snapshot is committed. */
+  notifyEmail?: string;
 }
 
 export interface CommittedSnapshot {
@@ -240,6 +244,11 @@ export function createSnapshotActivities({ catalog, dataDir, quickCaptureMs, hea
           content_hashes: { snapshot: objectSha, files_tree: input.files.rootTree, ...Object.fromEntries(input.tables.map((t) => [`table:${t.name}`, t.blob])) },
           task_id: input.taskId,
         });
+        // Queued with the row it announces: the mail exists exactly when the snapshot does.
+        if (input.notifyEmail) {
+          const facts = { taskId: input.taskId, subject: input.subject, name: input.name, recipient: input.notifyEmail };
+          await queueMails(tx, [snapshotReadyMail({ ...facts, files: input.files.files, bytes: input.files.bytes, tables: input.tables.map((t) => t.name), apps: input.apps.map((a) => a.slug) })]);
+        }
         return inserted;
       });
       return {

@@ -47,5 +47,12 @@ export const SnapshotView = z.object({
 });
 export type SnapshotView = z.infer<typeof SnapshotView>;
 
-export const CreateSnapshot = z.object({ name: SnapshotName, description: z.string().max(2000).optional() }).strict();
+export const CreateSnapshot = z
+  .object({
+    name: SnapshotName,
+    description: z.string().max(2000).optional(),
+    /** Mail the creator when the snapshot is complete, or has failed (the platform's `-e/--email`). */
+    email: z.boolean().optional(),
+  })
+  .strict();
 export type CreateSnapshot = z.infer<typeof CreateSnapshot>;

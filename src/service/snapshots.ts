@@ -43,6 +43,7 @@ export async function createSnapshot(deps: ServiceDeps, p: Principal, ref: Insta
     createdBy: p.userId,
     actor: actorOf(p),
     subject: target.subject,
+    ...(input.email ? { notifyEmail: p.email } : {}),
   };
   const taskId = `snapshot-${snapshotId}`;
   // The files are captured from now on; the workflow's first step takes the capture over (capture-head-starts.ts).

@@ -3,7 +3,7 @@ import type { Activities } from '../activities';
 import type { HandinReceipt } from '../domain/assignments';
 import type { CapturedHandin, StudentAssignmentInput } from '../domain/assignment-run';
 import { catalogSteps } from './catalog-steps';
-import { mailAct } from './distribution-target';
+import { mailAct } from './mail-delivery';
 
 // One workflow per student and assignment (`assignment/<id>/student/<instance>`): the deadline timer,
 // re-armed by an extension; hand-ins as updates, checked by a validator that writes no history when

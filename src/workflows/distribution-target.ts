@@ -3,6 +3,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { TargetOutcome } from '../domain/distribution';
 import type { LateJoinerInput, TargetRef } from '../domain/distribution-run';
+import { mailAct } from './mail-delivery';
 import { snapshotWorkflow } from './snapshot';
 
 // One target of a distribution: [auto-snapshot, exactly once] → apply the stage → audit + queued mails.
@@ -17,13 +18,6 @@ const targetAct = proxyActivities<Activities>({
   // A cancelled distribution waits until each running target has really stopped (whole files only).
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NOT_RETRYABLE },
-});
-
-export const mailAct = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
-  // No attempt limit: a mail server that is down for hours still gets every mail once it is back.
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 export interface TargetRun {

@@ -4,7 +4,8 @@ import type { DistributionResult, TargetOutcome } from '../domain/distribution';
 import type { DistributionInput, TargetRef } from '../domain/distribution-run';
 import { innermostMessage } from '../domain/errors';
 import type { TaskProgress } from '../domain/tasks';
-import { mailAct, pendingOutcome, runTarget } from './distribution-target';
+import { pendingOutcome, runTarget } from './distribution-target';
+import { mailAct } from './mail-delivery';
 import { progressQuery } from './progress';
 import { snapshotWorkflow } from './snapshot';
 

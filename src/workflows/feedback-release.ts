@@ -2,7 +2,7 @@ import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow'
 import type { Activities } from '../activities';
 import type { FeedbackReleaseInput } from '../domain/assignment-run';
 import type { TaskProgress } from '../domain/tasks';
-import { mailAct } from './distribution-target';
+import { mailAct } from './mail-delivery';
 import { progressQuery } from './progress';
 
 const act = proxyActivities<Activities>({

@@ -14,3 +14,4 @@ export { lateJoinerWorkflow } from './distribution-target';
 export { assignmentWorkflow } from './assignment';
 export { studentAssignmentWorkflow, handInUpdate, setDeadlinesSignal, studentStateQuery } from './assignment-student';
 export { feedbackReleaseWorkflow } from './feedback-release';
+export { mailDeliveryWorkflow } from './mail-delivery';

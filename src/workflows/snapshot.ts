@@ -1,9 +1,11 @@
-import { patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, ParentClosePolicy, patched, proxyActivities, proxyLocalActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CapturedFiles, CommittedSnapshot } from '../activities/snapshots';
+import { innermostMessage } from '../domain/errors';
 import type { SnapshotKind } from '../domain/snapshots';
 import type { TaskProgress } from '../domain/tasks';
 import { catalogSteps } from './catalog-steps';
+import { mailDeliveryWorkflow } from './mail-delivery';
 import { progressQuery } from './progress';
 
 export interface SnapshotInput {
@@ -16,6 +18,8 @@ export interface SnapshotInput {
   createdBy: string;
   actor: string;
   subject: string;
+  /** `snapshots create -e`: the creator's address, mailed when the snapshot is complete or has failed. */
+  notifyEmail?: string;
 }
 
 const NOT_RETRYABLE = ['Conflict', 'NotFound', 'InvalidInput', 'DiskFull'];
@@ -82,6 +86,24 @@ export async function snapshotInWorkflow(input: SnapshotInput, taskId: string): 
 
 /** `snapshots create`: capture files, tables and apps into blobs, then commit; nothing is visible before the commit. */
 export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedSnapshot> {
+  if (!input.notifyEmail) return takeSnapshot(input);
+  const { workflowId } = workflowInfo();
+  // The mail is delivered by a workflow of its own, left running: the snapshot is complete once it is
+  // committed, however long the mail server is down. Its ready mail was queued by the commit.
+  const deliver = () => startChild(mailDeliveryWorkflow, { workflowId: `${workflowId}/mail`, args: [workflowId], parentClosePolicy: ParentClosePolicy.ABANDON });
+  try {
+    const committed = await takeSnapshot(input);
+    await deliver();
+    return committed;
+  } catch (err) {
+    if (isCancellation(err)) throw err; // cancelled by the user, who knows
+    await act.queueSnapshotFailedMail({ taskId: workflowId, subject: input.subject, name: input.name, recipient: input.notifyEmail, reason: innermostMessage(err) });
+    await deliver();
+    throw err;
+  }
+}
+
+async function takeSnapshot(input: SnapshotInput): Promise<CommittedSnapshot> {
   const progress: TaskProgress = { done: 0, total: 4, label: 'files' };
   setHandler(progressQuery, () => progress);
   const createdAt = new Date().toISOString(); // workflow time: the same in every replay and retry

@@ -1,3 +1,4 @@
+import { simpleParser } from 'mailparser';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { expectCliError, handoutJson, handoutOk, runHandout, runShell, startHand
 import { freePort } from '../helpers/ports';
 import { testTemporalAddress, uniqueTaskQueue } from '../helpers/temporal';
 import { treeListing } from '../helpers/unchanged';
+import { waitFor } from '../helpers/wait';
 
 /** Files, tables, apps and snapshots through the real binary, as a user of the platform's CLI types them. */
 describe('content and snapshots with the handout CLI', () => {
@@ -58,8 +60,15 @@ describe('content and snapshots with the handout CLI', () => {
     writeFileSync(join(work, 'results.csv'), 'id,score\n1,10\n2,20\n');
     await handoutOk(['tables', 'import', 'results', join(work, 'results.csv')], env);
     await handoutOk(['apps', 'create', '--slug', 'jupyter_lab', '-n', 'JupyterLab', '--base-image', 'jupyter/scipy:2026', '--package', 'pandas'], env);
-    const [snap] = await handoutJson<TaskView[]>(['snapshots', 'create', '-n', 'week1', '-d', 'handed out', '--wait'], env);
+    const [snap] = await handoutJson<TaskView[]>(['snapshots', 'create', '-n', 'week1', '-d', 'handed out', '-e', '--wait'], env);
     expect(snap!.status).toBe('COMPLETED');
+    // -e: the creator's mail, in the outbox folder here (no mail server is configured), once its own workflow ran.
+    const outbox = join(dataDir, 'outbox');
+    await waitFor(() => existsSync(outbox) && readdirSync(outbox).length > 0);
+    expect(readdirSync(outbox)).toHaveLength(1);
+    const mail = await simpleParser(readFileSync(join(outbox, readdirSync(outbox)[0]!)));
+    expect([mail.to && !Array.isArray(mail.to) ? mail.to.text : mail.to, mail.subject]).toEqual(['admin@handout.local', 'Snapshot "week1" of my_org/my_space/my_instance is ready']);
+    expect(mail.text).toContain('Files: 3 files, 50017 bytes');
     const original = await visible();
 
     await handoutOk(['files', 'rm', '/files/course/data/blob.bin'], env);

@@ -39,11 +39,13 @@ export function snapshotsCommand(): Command {
   withWait(withContext(snapshots.command('create').description('snapshot the current state (a task)'), 'instance'))
     .requiredOption('-n, --name <name>', 'snapshot name')
     .option('-d, --description <text>', 'description')
+    .option('-e, --email', 'e-mail me when the snapshot is complete (or has failed)', false)
     .addOption(formatOption())
-    .action(async (o: CommonOpts & { name: string; description?: string }) => {
+    .action(async (o: CommonOpts & { name: string; description?: string; email: boolean }) => {
       const ref = resolveContext('instance', o);
       const client = ApiClient.fromEnvironment();
-      await startedOrWaited(client, await client.post<TaskStarted>(`${instanceApiPath(ref)}/snapshots`, { name: o.name, description: o.description }), o);
+      const body = { name: o.name, description: o.description, ...(o.email ? { email: true } : {}) };
+      await startedOrWaited(client, await client.post<TaskStarted>(`${instanceApiPath(ref)}/snapshots`, body), o);
     });
   withContext(snapshots.command('get'), 'instance')
     .requiredOption('-p, --snapshot <name>', 'snapshot name')
