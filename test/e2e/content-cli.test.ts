@@ -83,6 +83,8 @@ describe('content and snapshots with the handout CLI', () => {
     expect(restored.files.map((f) => [f.path, f.type, f.size])).toEqual(original.files.map((f) => [f.path, f.type, f.size]));
     expect(restored.tables).toEqual(original.tables);
     expect(restored.apps.map((a) => a.slug)).toEqual(['jupyter_lab']);
+    // --path inside the area, as the platform's CLI takes it, lists the same as the full path.
+    expect(await handoutJson<FileEntry[]>(['files', 'list', '--path', 'course/data', '-r'], env)).toEqual(await handoutJson<FileEntry[]>(['files', 'list', '--path', '/files/course/data', '-r'], env));
     const out = join(work, 'got');
     await handoutOk(['files', 'get', '/files/course', out], env);
     expect(treeListing(out)).toEqual(treeListing(src));
@@ -163,6 +165,7 @@ describe('content and snapshots with the handout CLI', () => {
     it.each([
       ['a path with ..', ['files', 'put', 'LOCAL', '/files/../../etc/x'], /contains a "\." or "\.\." segment/],
       ['a path outside /files', ['files', 'put', 'LOCAL', '/etc/passwd'], /is not under \/files/],
+      ['a path inside the area that climbs out of it', ['files', 'list', '--path', '../etc'], /contains a "\." or "\.\." segment/],
       ['a table name that is not an identifier', ['tables', 'import', 'x;drop', 'CSV'], /invalid table name "x;drop"/],
       ['a CSV that does not parse', ['tables', 'import', 'broken', 'BADCSV'], /not valid CSV/],
       ['a duplicate snapshot name', ['snapshots', 'create', '-n', 'week1'], /a snapshot named "week1" already exists/],

@@ -38,6 +38,12 @@ async function walkLocal(root: string): Promise<{ files: string[]; emptyDirs: st
   return { files, emptyDirs };
 }
 
+/**
+ * A `files list --path` as the API takes it: an absolute path as given (the API checks it), one without
+ * a leading slash inside the area, as the platform's CLI reads it (`--path datasets_2026`).
+ */
+const inArea = (area: string, path: string) => (path.startsWith('/') ? path : `/${area}/${path.replace(/^(\.\/)+/, '')}`.replace(/\/+$/, ''));
+
 const remoteJoin = (base: string, local: string, from: string) => [base.replace(/\/+$/, ''), ...relative(from, local).split(sep)].join('/');
 
 async function download(client: ApiClient, base: string, remote: string, local: string, snapshot: string): Promise<void> {
@@ -52,13 +58,13 @@ export function filesCommand(): Command {
   const files = new Command('files').description('files of an instance (/files/...)');
   withContext(files.command('list').description('list a folder (or one file)'), 'instance')
     .addOption(snapshotOption())
-    .option('--path <path>', 'folder or file to list', '/files')
+    .option('--path <path>', 'folder or file to list: /files/… or a path inside the area, as on the platform (data/2026)', '/files')
     .option('-r, --recursive', 'list the whole subtree', false)
     .addOption(new Option('-a, --area <area>', 'file area').choices(['files']).default('files'))
     .addOption(formatOption())
-    .action(async (o: CommonOpts & { snapshot: string; path: string; recursive: boolean }) => {
+    .action(async (o: CommonOpts & { snapshot: string; path: string; recursive: boolean; area: string }) => {
       const ref = resolveContext('instance', o);
-      const rows = await ApiClient.fromEnvironment().get<FileEntry[]>(`${instanceApiPath(ref)}/files`, { path: o.path, snapshot: o.snapshot, recursive: String(o.recursive) });
+      const rows = await ApiClient.fromEnvironment().get<FileEntry[]>(`${instanceApiPath(ref)}/files`, { path: inArea(o.area, o.path), snapshot: o.snapshot, recursive: String(o.recursive) });
       print(render(rows, o.format, entryColumns));
     });
   withContext(files.command('put').description('upload a local file or folder to /files/... (- uploads standard input as one file)').argument('<local>').argument('<remote>'), 'instance')
