@@ -129,6 +129,9 @@ describe('content and snapshots with the handout CLI', () => {
     expect(await sh('handout tables export piped - --file-format csv')).toBe('id,v\n1,a\n2,b\n');
     expect(await sh('handout tables export results - --file-format csv -p week1')).toBe('id,score\n1,10\n2,20\n');
     expect((await handoutJson<TableInfo[]>(['tables', 'list'], env)).find((t) => t.name === 'piped')?.row_count).toBe(2);
+    // The platform's spelling of a table rename.
+    await handoutOk(['tables', 'rename', 'piped', '--new-slug', 'piped_csv'], env);
+    expect((await handoutJson<TableInfo[]>(['tables', 'list'], env)).map((t) => t.name)).toEqual(['piped_csv', 'results']);
   });
 
   it('a symbolic link is not written to standard output, and stays as it is', async () => {
@@ -173,6 +176,8 @@ describe('content and snapshots with the handout CLI', () => {
       ['reading an unknown snapshot', ['files', 'list', '-p', 'nope'], /snapshot "nope"/],
       ['a restore path not in the snapshot', ['snapshots', 'restore', '-p', 'week1', '--files', '/files/ghost'], /\/files\/ghost is not in snapshot "week1"/],
       ['half a target', ['snapshots', 'restore', '-p', 'week1', '--target-org', 'my_org'], /--target-org, --target-space and --target-instance go together/],
+      ['a rename without a new name', ['tables', 'rename', 'results'], /give the new table name with --new-name \(or --new-slug\)/],
+      ['a rename whose two new names disagree', ['tables', 'rename', 'results', '--new-name', 'a', '--new-slug', 'b'], /--new-name "a" and --new-slug "b" disagree/],
       ['a folder to standard output', ['files', 'get', '/files/course', '-'], /\/files\/course is a folder: standard output \(-\) takes one file/],
       ['a table to standard output without a format', ['tables', 'export', 'results', '-'], /cannot tell the format of standard input or output \(-\): pass --file-format/],
       ['a table from standard input without a format', ['tables', 'import', 'fresh', '-'], /cannot tell the format of standard input or output \(-\): pass --file-format/],

@@ -90,12 +90,20 @@ export function tablesCommand(): Command {
       await pipeline(response.body, createWriteStream(partial));
       await rename(partial, file);
     });
-  withContext(tables.command('rename').argument('<table>').requiredOption('--new-name <name>', 'the new table name'), 'instance').action(
-    async (table: string, o: CommonOpts & { newName: string }) => {
-      await ApiClient.fromEnvironment().post(`${base(o)}/tables/${enc(table)}/rename`, { new_name: o.newName });
-      process.stderr.write(`renamed table ${table} to ${o.newName}\n`);
-    },
-  );
+  withContext(tables.command('rename').argument('<table>'), 'instance')
+    .option('--new-name <name>', 'the new table name')
+    // The platform's tables have a slug beside a display name; a Handout table has one name, which
+    // either spelling sets.
+    .option('--new-slug <slug>', 'the same as --new-name (the platform\'s spelling)')
+    .action(async (table: string, o: CommonOpts & { newName?: string; newSlug?: string }) => {
+      if (o.newName === undefined && o.newSlug === undefined) throw new CliError('give the new table name with --new-name (or --new-slug)');
+      if (o.newName !== undefined && o.newSlug !== undefined && o.newName !== o.newSlug) {
+        throw new CliError(`a table has one name here: --new-name "${o.newName}" and --new-slug "${o.newSlug}" disagree; give one of them`);
+      }
+      const newName = (o.newName ?? o.newSlug)!;
+      await ApiClient.fromEnvironment().post(`${base(o)}/tables/${enc(table)}/rename`, { new_name: newName });
+      process.stderr.write(`renamed table ${table} to ${newName}\n`);
+    });
   withContext(tables.command('delete').argument('<table>'), 'instance').action(async (table: string, o: CommonOpts) => {
     await ApiClient.fromEnvironment().delete(`${base(o)}/tables/${enc(table)}`);
     process.stderr.write(`deleted table ${table}\n`);
