@@ -26,7 +26,8 @@ export const AppConfig = z.object({
 });
 export type AppConfig = z.infer<typeof AppConfig>;
 
-export const CreateApp = AppConfig.strict();
+/** A new app; without a slug, it is derived from the name, as the platform does (and `instances create`). */
+export const CreateApp = AppConfig.extend({ slug: Slug.optional() }).strict();
 export type CreateApp = z.input<typeof CreateApp>;
 /** Only the fields given change (no defaults here: zod would fill them in and wipe what is stored). */
 export const UpdateApp = z

@@ -59,7 +59,8 @@ describe('content and snapshots with the handout CLI', () => {
     await handoutOk(['files', 'put', src, '/files/course'], env);
     writeFileSync(join(work, 'results.csv'), 'id,score\n1,10\n2,20\n');
     await handoutOk(['tables', 'import', 'results', join(work, 'results.csv')], env);
-    await handoutOk(['apps', 'create', '--slug', 'jupyter_lab', '-n', 'JupyterLab', '--base-image', 'jupyter/scipy:2026', '--package', 'pandas'], env);
+    // No --slug: derived from the name, as the platform does.
+    expect(await handoutJson<AppView[]>(['apps', 'create', '-n', 'Jupyter Lab', '--base-image', 'jupyter/scipy:2026', '--package', 'pandas'], env)).toMatchObject([{ slug: 'jupyter_lab', name: 'Jupyter Lab' }]);
     const [snap] = await handoutJson<TaskView[]>(['snapshots', 'create', '-n', 'week1', '-d', 'handed out', '-e', '--wait'], env);
     expect(snap!.status).toBe('COMPLETED');
     // -e: the creator's mail, in the outbox folder here (no mail server is configured), once its own workflow ran.
@@ -178,6 +179,7 @@ describe('content and snapshots with the handout CLI', () => {
       ['half a target', ['snapshots', 'restore', '-p', 'week1', '--target-org', 'my_org'], /--target-org, --target-space and --target-instance go together/],
       ['a rename without a new name', ['tables', 'rename', 'results'], /give the new table name with --new-name \(or --new-slug\)/],
       ['a rename whose two new names disagree', ['tables', 'rename', 'results', '--new-name', 'a', '--new-slug', 'b'], /--new-name "a" and --new-slug "b" disagree/],
+      ['an app without a base image', ['apps', 'create', '-n', 'Lab'], /required option '--base-image <image>' not specified/],
       ['a folder to standard output', ['files', 'get', '/files/course', '-'], /\/files\/course is a folder: standard output \(-\) takes one file/],
       ['a table to standard output without a format', ['tables', 'export', 'results', '-'], /cannot tell the format of standard input or output \(-\): pass --file-format/],
       ['a table from standard input without a format', ['tables', 'import', 'fresh', '-'], /cannot tell the format of standard input or output \(-\): pass --file-format/],

@@ -141,10 +141,18 @@ describe('files, tables and apps of an instance through the API', () => {
       expect((await stack.call('DELETE', `${alice}/apps/jupyter`, { key: keys.alice })).status).toBe(200);
     });
 
+    it('derives the slug from the name when none is given, as the platform does', async () => {
+      const created = await stack.call<AppView>('POST', `${alice}/apps`, { key: keys.alice, body: { name: 'Data Science Lab', base_image: 'jupyter/scipy:2026' } });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ slug: 'data_science_lab', name: 'Data Science Lab' });
+      expect((await stack.call('DELETE', `${alice}/apps/data_science_lab`, { key: keys.alice })).status).toBe(200);
+    });
+
     it.each([
       ['a duplicate slug', { slug: 'dup', name: 'Dup', base_image: 'x' }, 409, /already exists/],
       ['an invalid env name', { slug: 'bad', name: 'Bad', base_image: 'x', env: [{ name: '1X', value: 'y' }] }, 400, /environment variable name/],
       ['a missing base image', { slug: 'nobase', name: 'No base' }, 400, /base_image/],
+      ['a name no slug can be made of, and no slug', { name: '!!!', base_image: 'x' }, 400, /cannot derive a valid slug from the name "!!!"; pass --slug/],
     ])('refuses %s, and changes nothing', async (_name, body, status, message) => {
       if (status === 409) await stack.call('POST', `${alice}/apps`, { key: keys.alice, body });
       const res = await expectUnchanged(() => stack.call<ErrorReply>('POST', `${alice}/apps`, { key: keys.alice, body }));

@@ -38,10 +38,12 @@ function envVars(plain: string[] = [], license: string[] = []) {
   return [...plain.map((p) => parse(p, false)), ...license.map((p) => parse(p, true))];
 }
 
-function withAppOptions(cmd: Command): Command {
+/** The config options; `creating`: the name and base image must be given (checked before any request). */
+function withAppOptions(cmd: Command, creating = false): Command {
+  const option = creating ? cmd.requiredOption.bind(cmd) : cmd.option.bind(cmd);
+  option('-n, --name <name>', 'display name');
+  option('--base-image <image>', 'base container image, e.g. jupyter/scipy-notebook:2026-10');
   return cmd
-    .option('-n, --name <name>', 'display name')
-    .option('--base-image <image>', 'base container image, e.g. jupyter/scipy-notebook:2026-10')
     .option('--package <spec>', 'an installed package (repeat for more)', collect)
     .option('--env <NAME=VALUE>', 'an environment variable (repeat for more)', collect)
     .option('--license-env <NAME=VALUE>', 'a license-related environment variable (left out of exports)', collect)
@@ -69,11 +71,11 @@ export function appsCommand(): Command {
       const ref = resolveContext('instance', o);
       print(render(await ApiClient.fromEnvironment().get<AppView[]>(`${instanceApiPath(ref)}/apps`, { snapshot: o.snapshot }), o.format, appColumns));
     });
-  withAppOptions(withContext(apps.command('create').requiredOption('--slug <slug>', 'app slug'), 'instance'))
+  withAppOptions(withContext(apps.command('create').option('--slug <slug>', 'app slug (default: derived from the name)'), 'instance'), true)
     .addOption(formatOption())
     .action(async (o: AppOpts) => {
       const ref = resolveContext('instance', o);
-      const created = await ApiClient.fromEnvironment().post<AppView>(`${instanceApiPath(ref)}/apps`, { slug: o.slug, ...configOf(o) });
+      const created = await ApiClient.fromEnvironment().post<AppView>(`${instanceApiPath(ref)}/apps`, { ...(o.slug === undefined ? {} : { slug: o.slug }), ...configOf(o) });
       print(render([created], o.format, appColumns));
     });
   withAppOptions(withContext(apps.command('update').argument('<app>', 'app slug'), 'instance'))
