@@ -86,6 +86,7 @@ describe('content and snapshots with the handout CLI', () => {
     expect(restored.apps.map((a) => a.slug)).toEqual(['jupyter_lab']);
     // --path inside the area, as the platform's CLI takes it, lists the same as the full path.
     expect(await handoutJson<FileEntry[]>(['files', 'list', '--path', 'course/data', '-r'], env)).toEqual(await handoutJson<FileEntry[]>(['files', 'list', '--path', '/files/course/data', '-r'], env));
+    expect(await handoutJson<FileEntry[]>(['files', 'list', '--path', '.'], env)).toEqual(await handoutJson<FileEntry[]>(['files', 'list'], env));
     const out = join(work, 'got');
     await handoutOk(['files', 'get', '/files/course', out], env);
     expect(treeListing(out)).toEqual(treeListing(src));

@@ -42,7 +42,7 @@ async function walkLocal(root: string): Promise<{ files: string[]; emptyDirs: st
  * A `files list --path` as the API takes it: an absolute path as given (the API checks it), one without
  * a leading slash inside the area, as the platform's CLI reads it (`--path datasets_2026`).
  */
-const inArea = (area: string, path: string) => (path.startsWith('/') ? path : `/${area}/${path.replace(/^(\.\/)+/, '')}`.replace(/\/+$/, ''));
+const inArea = (area: string, path: string) => (path.startsWith('/') ? path : `/${area}/${path.replace(/^(\.(\/+|$))+/, '')}`.replace(/\/+$/, ''));
 
 const remoteJoin = (base: string, local: string, from: string) => [base.replace(/\/+$/, ''), ...relative(from, local).split(sep)].join('/');
 
