@@ -65,9 +65,11 @@ describe('content and snapshots with the handout CLI', () => {
     expect(snap!.status).toBe('COMPLETED');
     // -e: the creator's mail, in the outbox folder here (no mail server is configured), once its own workflow ran.
     const outbox = join(dataDir, 'outbox');
-    await waitFor(() => existsSync(outbox) && readdirSync(outbox).length > 0);
-    expect(readdirSync(outbox)).toHaveLength(1);
-    const mail = await simpleParser(readFileSync(join(outbox, readdirSync(outbox)[0]!)));
+    // Only `<id>.eml` names are mails: each is written under a dot-named temp file first, then linked.
+    const mails = () => (existsSync(outbox) ? readdirSync(outbox).filter((f) => f.endsWith('.eml')) : []);
+    await waitFor(() => mails().length > 0);
+    expect(mails()).toHaveLength(1);
+    const mail = await simpleParser(readFileSync(join(outbox, mails()[0]!)));
     expect([mail.to && !Array.isArray(mail.to) ? mail.to.text : mail.to, mail.subject]).toEqual(['admin@handout.local', 'Snapshot "week1" of my_org/my_space/my_instance is ready']);
     expect(mail.text).toContain('Files: 3 files, 50017 bytes');
     const original = await visible();
