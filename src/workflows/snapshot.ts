@@ -91,16 +91,17 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<CommittedS
   // The mail is delivered by a workflow of its own, left running: the snapshot is complete once it is
   // committed, however long the mail server is down. Its ready mail was queued by the commit.
   const deliver = () => startChild(mailDeliveryWorkflow, { workflowId: `${workflowId}/mail`, args: [workflowId], parentClosePolicy: ParentClosePolicy.ABANDON });
+  let committed: CommittedSnapshot;
   try {
-    const committed = await takeSnapshot(input);
-    await deliver();
-    return committed;
+    committed = await takeSnapshot(input);
   } catch (err) {
     if (isCancellation(err)) throw err; // cancelled by the user, who knows
     await act.queueSnapshotFailedMail({ taskId: workflowId, subject: input.subject, name: input.name, recipient: input.notifyEmail, reason: innermostMessage(err) });
     await deliver();
     throw err;
   }
+  await deliver();
+  return committed;
 }
 
 async function takeSnapshot(input: SnapshotInput): Promise<CommittedSnapshot> {
