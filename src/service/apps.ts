@@ -1,13 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppConfig, CreateApp, UpdateApp, type AppView } from '../domain/apps';
 import { canonicalJson } from '../domain/audit';
-import { Slug, slugify } from '../domain/slugs';
 import type { InstanceRef } from '../domain/context';
 import * as store from '../store/catalog/apps';
 import { appendAuditEvent } from '../store/catalog/audit-log';
 import type { CatalogDb } from '../store/catalog/db';
 import { actorOf, type Principal, type ServiceDeps } from './deps';
-import { conflict, invalidInput, notFound } from './errors';
+import { conflict, notFound } from './errors';
+import { slugOrDerived } from './slugs';
 import { openInstance } from './instance-access';
 
 // Application configs of an instance's current state: viewers list them, editors change them.
@@ -23,8 +23,7 @@ export async function listApps(deps: ServiceDeps, p: Principal, ref: InstanceRef
 
 export async function createApp(deps: ServiceDeps, p: Principal, ref: InstanceRef, body: CreateApp): Promise<AppView> {
   const input = CreateApp.parse(body);
-  const slug = input.slug ?? slugify(input.name);
-  if (!Slug.safeParse(slug).success) throw invalidInput(`cannot derive a valid slug from the name "${input.name}"; pass --slug`);
+  const slug = slugOrDerived(input.slug, input.name);
   const config = AppConfig.parse({ ...input, slug });
   const target = await openInstance(deps, p, ref, 'editor');
   return deps.catalog.db.transaction(async (txRaw) => {

@@ -5,7 +5,7 @@ import { AssignmentView, CreateAssignment, UpdateAssignment, ExtendRequest, type
 import type { AssignmentInput } from '../domain/assignment-run';
 import type { DistributionRecord, TargetRef } from '../domain/distribution-run';
 import { DEFAULT_STRATEGIES } from '../domain/distribution';
-import { Slug, slugify, type TaskStarted } from '../domain';
+import type { TaskStarted } from '../domain';
 import { CURRENT_STATE } from '../domain/snapshots';
 import { isTimeZone, parseZonedTime, showInZone } from '../domain/zoned-time';
 import * as store from '../store/catalog/assignments';
@@ -21,6 +21,7 @@ import { actorOf, type Principal, type ServiceDeps } from './deps';
 import { resolveInstance, resolveSpace } from './directory';
 import { checkSelectionInSource, selectionOf } from './distribution';
 import { conflict, HandoutError, invalidInput, notFound } from './errors';
+import { slugOrDerived } from './slugs';
 import { openInstance } from './instance-access';
 import { webUiUrl } from './tasks';
 
@@ -109,8 +110,7 @@ export async function createAssignment(deps: ServiceDeps, p: Principal, orgSlug:
   if (latePolicy === 'hard' && cutoffAt) throw invalidInput('--cutoff-at only applies with --late-policy accept-late');
   if (cutoffAt && cutoffAt <= dueAt) throw invalidInput(`the cut-off ${showInZone(cutoffAt, req.timezone)} is not after the due time ${showInZone(dueAt, req.timezone)}`);
 
-  const slug = req.slug ?? slugify(req.name);
-  if (!Slug.safeParse(slug).success) throw invalidInput(`cannot derive a valid slug from the name "${req.name}"; pass --slug`);
+  const slug = slugOrDerived(req.slug, req.name);
   if (await store.findAssignment(db, space.id, slug)) throw conflict(`an assignment "${slug}" already exists in space "${org.slug}/${space.slug}"`);
 
   const source = await openInstance(deps, p, req.source, 'viewer');

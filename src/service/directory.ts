@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CreateInstance, CreateOrg, CreateSpace, Slug, slugify, type InstanceView, type OrgView, type SpaceView, type TaskStarted } from '../domain';
+import { CreateInstance, CreateOrg, CreateSpace, type InstanceView, type OrgView, type SpaceView, type TaskStarted } from '../domain';
 import { appendAuditEvent } from '../store/catalog/audit-log';
 import type { CatalogDb } from '../store/catalog/db';
 import * as dir from '../store/catalog/directory';
@@ -7,7 +7,8 @@ import { findUserByEmail } from '../store/catalog/identity';
 import type { CreateInstanceInput } from '../workflows';
 import { adminSpaceIds, grantsOf, requireAdmin, requireSpaceAdmin } from './authz';
 import { actorOf, type Principal, type ServiceDeps } from './deps';
-import { conflict, invalidInput, isUniqueViolation, notFound } from './errors';
+import { conflict, isUniqueViolation, notFound } from './errors';
+import { slugOrDerived } from './slugs';
 import { startTask } from './tasks';
 
 // Orgs, spaces and instances: listing what the caller may see, creating what they may create.
@@ -129,8 +130,7 @@ export async function startInstanceCreation(deps: ServiceDeps, p: Principal, org
   const input = CreateInstance.parse(body);
   const { org, space } = await resolveSpace(db, orgSlug, spaceSlug);
   requireSpaceAdmin(p, await grantsOf(db, p), space.id, 'creating an instance', `space "${org.slug}/${space.slug}"`);
-  const slug = input.slug ?? slugify(input.name);
-  if (!Slug.safeParse(slug).success) throw invalidInput(`cannot derive a valid slug from the name "${input.name}"; pass --slug`);
+  const slug = slugOrDerived(input.slug, input.name);
   if (await dir.findInstance(db, space.id, slug)) throw conflict(`an instance with the slug "${slug}" already exists in space "${org.slug}/${space.slug}"`);
   const student = input.student ? await findUserByEmail(db, input.student) : undefined;
   if (input.student && !student) throw notFound(`user "${input.student}" (create the user first: handout users create)`);
