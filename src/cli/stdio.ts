@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 // `-` as a local path: standard input for an upload, standard output for a download, as in `tar`,
@@ -8,32 +7,13 @@ import { pipeline } from 'node:stream/promises';
 export const STDIO_PATH = '-';
 
 /**
- * Streams a download to standard output. A reader that stops early (`| head`) closes the pipe: that
- * ends the download quietly, as it does for `cat`, instead of failing with EPIPE.
+ * Streams a download to standard output, which stays open (`end: false`). A reader that stops early
+ * (`| head`) closes the pipe: that ends the download quietly, as it does for `cat`, not with EPIPE.
  */
 export async function streamToStdout(body: NodeJS.ReadableStream): Promise<void> {
-  const stdout = process.stdout;
-  // Standard output is never ended (later output, and Node itself, still use it): each chunk is
-  // handed on, and the pipeline finishes once the last one has been written.
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      if (stdout.write(chunk)) done();
-      else stdout.once('drain', () => done());
-    },
-  });
-  let closedEarly = false;
-  const onError = (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') return;
-    closedEarly = true;
-    sink.destroy();
-    (body as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-  };
-  stdout.on('error', onError);
   try {
-    await pipeline(body, sink);
+    await pipeline(body, process.stdout, { end: false });
   } catch (err) {
-    if (!closedEarly) throw err;
-  } finally {
-    stdout.off('error', onError);
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
   }
 }
