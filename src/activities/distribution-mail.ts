@@ -9,7 +9,8 @@ export function uuidFromKey(key: string): string {
 }
 
 const list = (items: string[]) => (items.length ? items.join(', ') : 'none');
-const where = (subject: string) => subject.replace(/^instance:/, '');
+/** An instance's audit subject (`instance:org/space/instance`) as a mail names it. */
+export const where = (subject: string) => subject.replace(/^instance:/, '');
 
 /** The notification a target user gets: who sent what from where, the custom message, and the task. */
 export function notificationMail(args: { key: string; taskId: string; user: { email: string; name: string }; target: string; record: DistributionRecord }): MailToQueue {

@@ -1,14 +1,13 @@
 import * as outbox from '../store/catalog/outbox';
 import type { MailToQueue } from '../store/catalog/outbox';
 import type { ActivityDeps } from './deps';
-import { uuidFromKey } from './distribution-mail';
+import { uuidFromKey, where } from './distribution-mail';
 
 // `snapshots create -e`: the creator hears by e-mail when the snapshot is complete, or has failed.
 // Both mails go through the outbox like every other notification (queued as a keyed row, then handed
 // to SMTP or the outbox folder by deliverMails), so a retry never queues one twice and a mail server
 // that is down only delays them.
 
-const where = (subject: string) => subject.replace(/^instance:/, '');
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 
 /** What a snapshot's mails say about it. */
