@@ -183,6 +183,7 @@ describe('content and snapshots with the handout CLI', () => {
       ['a rename without a new name', ['tables', 'rename', 'results'], /give the new table name with --new-name \(or --new-slug\)/],
       ['a rename whose two new names disagree', ['tables', 'rename', 'results', '--new-name', 'a', '--new-slug', 'b'], /--new-name "a" and --new-slug "b" disagree/],
       ['an app without a base image', ['apps', 'create', '-n', 'Lab'], /required option '--base-image <image>' not specified/],
+      ['a local file that does not exist', ['files', 'put', '/nonexistent/notes.txt', '/files/notes.txt'], /\/nonexistent\/notes\.txt does not exist/],
       ['a folder to standard output', ['files', 'get', '/files/course', '-'], /\/files\/course is a folder: standard output \(-\) takes one file/],
       ['a table to standard output without a format', ['tables', 'export', 'results', '-'], /cannot tell the format of standard input or output \(-\): pass --file-format/],
       ['a table from standard input without a format', ['tables', 'import', 'fresh', '-'], /cannot tell the format of standard input or output \(-\): pass --file-format/],

@@ -73,13 +73,13 @@ export function filesCommand(): Command {
       const ref = resolveContext('instance', o);
       const client = ApiClient.fromEnvironment();
       const base = instanceApiPath(ref);
-      const info = local === STDIO_PATH ? undefined : await stat(local).catch(() => undefined);
-      if (!info && local !== STDIO_PATH) throw new CliError(`${local} does not exist`);
       const written: Written[] = [];
       const upload = async (stream: NodeJS.ReadableStream, to: string) => {
         const response = await client.send('PUT', `${base}/files/content`, { query: { path: to }, stream });
         written.push((await response.json()) as Written);
       };
+      const info = local === STDIO_PATH ? undefined : await stat(local).catch(() => null);
+      if (info === null) throw new CliError(`${local} does not exist`);
       if (!info) await upload(process.stdin, remote);
       else if (info.isFile()) await upload(createReadStream(local), remote);
       else if (info.isDirectory()) {

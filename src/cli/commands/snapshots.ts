@@ -44,8 +44,7 @@ export function snapshotsCommand(): Command {
     .action(async (o: CommonOpts & { name: string; description?: string; email: boolean }) => {
       const ref = resolveContext('instance', o);
       const client = ApiClient.fromEnvironment();
-      const body = { name: o.name, description: o.description, ...(o.email ? { email: true } : {}) };
-      await startedOrWaited(client, await client.post<TaskStarted>(`${instanceApiPath(ref)}/snapshots`, body), o);
+      await startedOrWaited(client, await client.post<TaskStarted>(`${instanceApiPath(ref)}/snapshots`, { name: o.name, description: o.description, email: o.email }), o);
     });
   withContext(snapshots.command('get'), 'instance')
     .requiredOption('-p, --snapshot <name>', 'snapshot name')
