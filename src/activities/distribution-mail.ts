@@ -8,7 +8,8 @@ export function uuidFromKey(key: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-const list = (items: string[]) => (items.length ? items.join(', ') : 'none');
+/** Names in a mail line, or "none". */
+export const list = (items: string[]) => (items.length ? items.join(', ') : 'none');
 /** An instance's audit subject (`instance:org/space/instance`) as a mail names it. */
 export const where = (subject: string) => subject.replace(/^instance:/, '');
 

@@ -1,7 +1,6 @@
-import * as outbox from '../store/catalog/outbox';
-import type { MailToQueue } from '../store/catalog/outbox';
+import { queueMails, type MailToQueue } from '../store/catalog/outbox';
 import type { ActivityDeps } from './deps';
-import { uuidFromKey, where } from './distribution-mail';
+import { list, uuidFromKey, where } from './distribution-mail';
 
 // `snapshots create -e`: the creator hears by e-mail when the snapshot is complete, or has failed.
 // Both mails go through the outbox like every other notification (queued as a keyed row, then handed
@@ -32,8 +31,8 @@ export function snapshotReadyMail(facts: SnapshotMailFacts & { files: number; by
     `The snapshot "${facts.name}" of ${instance} is complete.`,
     '',
     `Files: ${plural(facts.files, 'file')}, ${facts.bytes} bytes`,
-    `Tables: ${facts.tables.length ? facts.tables.join(', ') : 'none'}`,
-    `Applications: ${facts.apps.length ? facts.apps.join(', ') : 'none'}`,
+    `Tables: ${list(facts.tables)}`,
+    `Applications: ${list(facts.apps)}`,
     '',
     `Read it with -p "${facts.name}" (files list, files get, tables export) or restore it with`,
     `handout snapshots restore -p "${facts.name}".`,
@@ -54,7 +53,7 @@ export function createSnapshotMailActivities({ catalog }: ActivityDeps) {
   return {
     /** Queues the mail of a failed snapshot. Retry-safe: the mail is keyed by the task. */
     async queueSnapshotFailedMail(facts: SnapshotMailFacts & { reason: string }): Promise<void> {
-      await outbox.queueMails(catalog.db, [snapshotFailedMail(facts)]);
+      await queueMails(catalog.db, [snapshotFailedMail(facts)]);
     },
   };
 }
