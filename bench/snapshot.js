@@ -367,6 +367,17 @@ const GIT_ENV = {
 const GIT = 'git -c gc.auto=0 -c maintenance.auto=false';
 const gitFull = (dir) => sh(`${GIT} init -q && ${GIT} add -A && ${GIT} commit -q -m x`, dir, GIT_ENV);
 const gitIncremental = (dir) => sh(`${GIT} add -A && ${GIT} commit -q -m y`, dir, GIT_ENV);
+// Context: git made as durable as a snapshot, whose blobs, tree objects and catalog row are on disk before
+// it answers: `core.fsync=committed` (git 2.36+) fsyncs the loose objects and the refs a commit writes.
+const GIT_DURABLE = `${GIT} -c core.fsync=committed`;
+const gitIncrementalDurable = (dir) => sh(`${GIT_DURABLE} add -A && ${GIT_DURABLE} commit -q -m y`, dir, GIT_ENV);
+/**
+ * A clone of `from` sharing its objects (`--shared`), for the durable commit of the same change. Its
+ * index is refreshed a second after the checkout: entries written in the same second as the index are
+ * "racily clean" to git, which would hash those files again at the next `add` (unlike in the repository
+ * itself, whose files were copied seconds before its first commit).
+ */
+const gitCloneShared = (from, to) => sh(`${GIT} clone -q --shared '${from}' '${to}' && sleep 1 && ${GIT} -C '${to}' update-index -q --refresh`, ROOT, GIT_ENV);
 const sha256sum = (dir) => sh('find . -type f -print0 | xargs -0 sha256sum > /dev/null', dir);
 const cpTree = (from, to) => sh(`mkdir -p '${to}' && cp -r '${from}/.' '${to}/'`, ROOT);
 
@@ -397,9 +408,11 @@ async function warmRound(cli, label, files, changed, changedAgain, copiesFirst) 
     r.settledMs = [await handout.settle()];
     syncDisk();
     r.gitFull = await gitFull(join(dir, 'git'));
+    await gitCloneShared(join(dir, 'git'), join(dir, 'git-durable'));
 
     tree.applyChange(src, changed);
     tree.applyChange(join(dir, 'git'), changed);
+    tree.applyChange(join(dir, 'git-durable'), changed);
     r.createUs.incr = creationProbe(dir, 'incr');
     syncDisk();
     r.incr = await handout.snapshot('src', 'incr');
@@ -407,6 +420,8 @@ async function warmRound(cli, label, files, changed, changedAgain, copiesFirst) 
     r.settledMs.push(await handout.settle());
     syncDisk();
     r.gitIncr = await gitIncremental(join(dir, 'git'));
+    syncDisk();
+    r.gitIncrDurable = await gitIncrementalDurable(join(dir, 'git-durable'));
 
     // The restore and its baselines each create 20,000 files, and what the file system's inode allocator
     // has been through (see the report's method) may weigh on whichever comes first: every other run puts
@@ -840,7 +855,10 @@ function report(ctx) {
     '  fresh repository holding a copy of the same tree, and vs `find . -type f -print0 | xargs -0 sha256sum > /dev/null`',
     '  over the instance\'s files.',
     `- **incremental**: the same ${treeInfo.changed.files} files rewritten in the instance and in the git copy (not timed), then`,
-    '  `snapshots create -n incr --wait` vs `git add -A && git commit -q -m y`.',
+    '  `snapshots create -n incr --wait` vs `git add -A && git commit -q -m y`. Context: the same change committed by',
+    '  git made as durable as a snapshot (`-c core.fsync=committed`: its loose objects and refs fsynced), in a clone of',
+    '  the repository sharing its objects (`git clone --shared`, index refreshed a second later so that no entry is',
+    '  "racily clean"), timed right after the plain commit.',
     '- **restore**: `snapshots restore -p incr --target-org bench --target-space course --target-instance dst --wait`',
     '  into an empty instance vs `cp -r <files>/. <empty folder>/`. **A Handout restore first takes a safety snapshot of',
     '  the target** (here of an empty instance, taken by the restore\'s own workflow in its first workflow task), and that is part of the',
@@ -861,10 +879,13 @@ function report(ctx) {
     '  from `GIT_AUTHOR_*`/`GIT_COMMITTER_*`, and `-c gc.auto=0 -c maintenance.auto=false`: otherwise the first commit',
     '  (20,000+ loose objects > `gc.auto` 6,700) starts a detached `git gc --auto` that repacks the whole repository',
     '  in the background, after the timed command has returned, and would slow whatever is timed next.',
-    '- Durability differs: Handout `fdatasync`s every blob and tree object it stores (and syncs their folders), and a',
-    '  restore ends with one `sync -f` (syncfs) of the target\'s file system before its activity completes; the stat',
-    '  cache is written without a sync (a checksum makes a torn one count as empty). git 2.39 by default does not sync',
-    '  loose objects (`core.fsync` default leaves them out), and `cp -r` and `sha256sum` sync nothing. The row "cp -r,',
+    '- Durability differs: every blob and tree object Handout stores is on disk before its name exists (a snapshot\'s',
+    '  new blobs are written to temp files, made durable together by one `sync -f` (syncfs) of the blob store\'s file',
+    '  system, or an `fdatasync` each when only a few are new, then linked into place and their folders synced), and',
+    '  the catalog row is committed after that; a restore ends with one `sync -f` of the target\'s file system before',
+    '  its activity completes; the stat cache is written without a sync (a checksum makes a torn one count as empty).',
+    '  git 2.39 by default does not sync loose objects (`core.fsync` default leaves them out): the row "git incremental,',
+    '  durable" turns that on; `cp -r` and `sha256sum` sync nothing. The row "cp -r,',
     '  then sync" shows what a restore-equivalent durable copy costs; it is context, not an aim. `sync` and `sync -f`',
     '  flush the whole machine or file system, so other work on it can add to that row and to the restore.',
     '- "empty snapshot" is `snapshots create` of an instance with no files: the fixed cost of a snapshot task (CLI,',
@@ -972,7 +993,7 @@ async function main() {
     changed: { files: changed.length, bytes: changed.reduce((s, f) => s + f.size, 0), nonSmall: changed.filter((f) => f.cls !== 'small').length },
   };
 
-  const needGiB = opts.runs * 3.6 + (opts.cold ? opts.runs * 2.1 : 0) + opts.profileRuns * 3.1;
+  const needGiB = opts.runs * 4.1 + (opts.cold ? opts.runs * 2.1 : 0) + opts.profileRuns * 3.1;
   const freeGiB = Number(commandOutput('df', ['-B1', '--output=avail', WORK])?.split('\n')[1] ?? 0) / 2 ** 30;
   if (freeGiB < needGiB + 2) fail(`about ${needGiB.toFixed(0)} GiB must be free on the filesystem of ${relative(ROOT, WORK)} (nothing is deleted before the end), only ${freeGiB.toFixed(0)} GiB are`);
 
@@ -986,7 +1007,7 @@ async function main() {
       const r = await attempt('warm run', label, (dir) => warmRound(cli, dir, files, changed, changedAgain, i % 2 === 0));
       warm.push(r);
       log(
-        `${label}: full ${s2(r.full.ms)} s, git ${s2(r.gitFull.ms)} s, sha256sum ${s2(r.sha256sum.ms)} s; incremental ${s2(r.incr.ms)} s, git ${s2(r.gitIncr.ms)} s; ` +
+        `${label}: full ${s2(r.full.ms)} s, git ${s2(r.gitFull.ms)} s, sha256sum ${s2(r.sha256sum.ms)} s; incremental ${s2(r.incr.ms)} s, git ${s2(r.gitIncr.ms)} s (durable ${s2(r.gitIncrDurable.ms)} s); ` +
           `restore ${s2(r.restore.ms)} s, cp -r ${s2(r.cp.ms)} s (cp -r + sync ${s2(r.cpSync.ms)} s); empty snapshot ${s2(r.empty.ms)} s; incremental again ${s2(r.incrAgain.ms)} s, git ${s2(r.gitIncrAgain.ms)} s; ` +
           `restore back ${s2(r.restoreBack.ms)} s (${r.restoreBack.task.result.files_written} written, ${r.restoreBack.task.result.files_unchanged} left alone), git reset ${s2(r.gitResetBack.ms)} s; load ${loadAverage()}`,
       );
@@ -1017,6 +1038,7 @@ async function main() {
     scen('sha256sum', '`find … | xargs -0 sha256sum` over the same files', warm, (r) => r.sha256sum.ms),
     scen('Handout incremental snapshot', `\`snapshots create --wait\` after ${CHANGED_FILES} files changed`, warm, (r) => r.incr.ms),
     scen('git incremental', '`git add -A && git commit` of the same change', warm, (r) => r.gitIncr.ms),
+    scen('git incremental, durable (context)', '`git -c core.fsync=committed add -A && … commit` of the same change, in a clone sharing the objects: as durable as a snapshot', warm, (r) => r.gitIncrDurable.ms),
     scen('Handout restore', '`snapshots restore --target-instance <empty> --wait` (includes the safety snapshot)', warm, (r) => r.restore.ms),
     scen('cp -r', '`cp -r` of the tree into an empty folder', warm, (r) => r.cp.ms),
     scen('cp -r, then sync (context)', '`cp -r … && sync`: a copy as durable as the restore', warm, (r) => r.cpSync.ms),
@@ -1040,6 +1062,7 @@ async function main() {
     { name: 'full / git', value: med['Handout full snapshot'] / med['git full'], aim: AIMS.full, fast: atFullSpeed((r) => r.full.ms, (r) => r.gitFull.ms, (r) => r.createUs.full) },
     { name: 'full / sha256sum', value: med['Handout full snapshot'] / med.sha256sum },
     { name: 'incremental / git', value: med['Handout incremental snapshot'] / med['git incremental'], aim: AIMS.incremental, fast: atFullSpeed((r) => r.incr.ms, (r) => r.gitIncr.ms, (r) => r.createUs.incr) },
+    { name: 'incremental / git, durable (context)', value: med['Handout incremental snapshot'] / med['git incremental, durable (context)'] },
     { name: 'restore / cp -r', value: med['Handout restore'] / med['cp -r'], aim: AIMS.restore, fast: atFullSpeed((r) => r.restore.ms, (r) => r.cp.ms, (r) => r.createUs.restore) },
     { name: 'restore / (cp -r, then sync)', value: med['Handout restore'] / med['cp -r, then sync (context)'] },
     { name: 'incremental again / git (context)', value: med['Handout incremental again (context)'] / med['git incremental again (context)'] },
@@ -1066,6 +1089,7 @@ async function main() {
   const perRunDefs = [
     ['full / git', (r) => r.full.ms / r.gitFull.ms],
     ['incremental / git', (r) => r.incr.ms / r.gitIncr.ms],
+    ['incremental / git, durable (context)', (r) => r.incr.ms / r.gitIncrDurable.ms],
     ['restore / cp -r', (r) => r.restore.ms / r.cp.ms],
     ['restore / (cp -r, then sync)', (r) => r.restore.ms / r.cpSync.ms],
     ['incremental again / git (context)', (r) => r.incrAgain.ms / r.gitIncrAgain.ms],
@@ -1080,7 +1104,7 @@ async function main() {
     slowed: warm.filter((r) => Object.values(r.createUs).some((us) => us > SLOW_CREATE_US)).length,
   };
   // Baselines whose slowest run took over twice their fastest: a sign that other work disturbed them.
-  const unsteady = rows.filter((r) => ['git full', 'git incremental', 'cp -r', 'cp -r, then sync (context)', 'sha256sum'].includes(r.name) && r.max > 2 * r.min);
+  const unsteady = rows.filter((r) => ['git full', 'git incremental', 'git incremental, durable (context)', 'cp -r', 'cp -r, then sync (context)', 'sha256sum'].includes(r.name) && r.max > 2 * r.min);
 
   const columns = ['captureFiles', 'captureTables', 'captureApps', 'commitSnapshot', 'child snapshotWorkflow', 'applyFiles', 'applyTables', 'applyApps', 'appendAudit'];
   // A restore's safety snapshot: a child workflow in histories from before it was taken in the restore's
