@@ -12,7 +12,7 @@ import { captureHandinTree } from '../store/handin-capture';
 import { instancePaths } from '../store/instance-storage';
 import type { ActivityDeps } from './deps';
 import { diskFullAsFailure } from './disk-full';
-import { uuidFromKey } from './distribution-mail';
+import { keyedMail, uuidFromKey } from './mail-text';
 
 /** `assignment:<org>/<space>/<slug>` and `instance:<org>/<space>` for an assignment's space. */
 export async function subjectsOf(db: CatalogDb, assignment: store.AssignmentRow): Promise<{ subject: string; instancePrefix: string }> {
@@ -91,15 +91,13 @@ export function createAssignmentActivities({ catalog, dataDir }: ActivityDeps) {
         const key = `${input.taskId}/receipt/${input.version}`;
         const what = input.autoCollected ? 'was collected automatically at the deadline' : 'was received';
         await outbox.queueMails(tx, [
-          {
-            id: uuidFromKey(key),
-            mailKey: key,
+          keyedMail({
+            key,
             taskId: input.taskId,
             recipient: owner.email,
             subject: `Hand-in receipt: ${receipt.assignment}, version ${receipt.version}`,
-            body: [
-              `Hello ${owner.name},`,
-              '',
+            greeting: `Hello ${owner.name},`,
+            lines: [
               `Your hand-in for ${receipt.assignment} ${what}.`,
               '',
               `  version:   ${receipt.version}`,
@@ -109,12 +107,8 @@ export function createAssignmentActivities({ catalog, dataDir }: ActivityDeps) {
               ...(receipt.identifier ? [`  identifier: ${receipt.identifier}`] : []),
               '',
               'Keep this mail: the sha256 identifies exactly what was stored.',
-              '',
-              '-- ',
-              'Handout',
-              '',
-            ].join('\n'),
-          },
+            ],
+          }),
         ]);
       }
       return receipt;

@@ -12,7 +12,7 @@ import { materializeTree } from '../store/file-tree';
 import { instancePaths } from '../store/instance-storage';
 import type { ActivityDeps } from './deps';
 import { diskFullAsFailure } from './disk-full';
-import { uuidFromKey } from './distribution-mail';
+import { keyedMail } from './mail-text';
 
 export function createFeedbackActivities({ catalog, dataDir }: ActivityDeps) {
   return {
@@ -54,14 +54,14 @@ export function createFeedbackActivities({ catalog, dataDir }: ActivityDeps) {
         });
         if (owner) {
           await outbox.queueMails(tx, [
-            {
-              id: uuidFromKey(`${key}/mail`),
-              mailKey: `${key}/mail`,
+            keyedMail({
+              key: `${key}/mail`,
               taskId: input.taskId,
               recipient: owner.email,
               subject: `Feedback on ${input.subject.replace(/^assignment:/, '')}`,
-              body: `Hello ${owner.name},\n\nFeedback on your hand-in (version ${input.handinVersion}) is now in your instance, read-only, under ${where}\n${row.grade ? `\nGrade: ${row.grade}\n` : ''}\n-- \nHandout\n`,
-            },
+              greeting: `Hello ${owner.name},`,
+              lines: [`Feedback on your hand-in (version ${input.handinVersion}) is now in your instance, read-only, under ${where}`, ...(row.grade ? ['', `Grade: ${row.grade}`] : [])],
+            }),
           ]);
         }
       });

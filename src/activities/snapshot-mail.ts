@@ -1,6 +1,6 @@
 import { queueMails, type MailToQueue } from '../store/catalog/outbox';
 import type { ActivityDeps } from './deps';
-import { list, uuidFromKey, where } from './distribution-mail';
+import { keyedMail, list, where } from './mail-text';
 
 // `snapshots create -e`: the creator hears by e-mail when the snapshot is complete, or has failed.
 // Both mails go through the outbox like every other notification (queued as a keyed row, then handed
@@ -19,9 +19,7 @@ export interface SnapshotMailFacts {
 }
 
 function mail(facts: SnapshotMailFacts, outcome: 'ready' | 'failed', subjectLine: string, lines: string[]): MailToQueue {
-  const key = `${facts.taskId}/mail/snapshot-${outcome}`;
-  const body = ['Hello,', '', ...lines, '', `Task: ${facts.taskId}`, '', '-- ', 'Handout', ''].join('\n');
-  return { id: uuidFromKey(key), mailKey: key, taskId: facts.taskId, recipient: facts.recipient, subject: subjectLine, body };
+  return keyedMail({ key: `${facts.taskId}/mail/snapshot-${outcome}`, taskId: facts.taskId, recipient: facts.recipient, subject: subjectLine, greeting: 'Hello,', lines: [...lines, '', `Task: ${facts.taskId}`] });
 }
 
 /** The mail of a committed snapshot: its name, where, and what it holds. */
